@@ -1,0 +1,88 @@
+package cmd
+
+import (
+	"encoding/csv"
+	"fmt"
+
+	"github.com/apikeyhq/apikey/internal/output"
+	"github.com/spf13/cobra"
+)
+
+// NewCmdConfig groups `config show` and `config path`.
+func NewCmdConfig(f *Factory) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "config <command>",
+		Short: "Show the effective configuration",
+		Long: `Settings come from flags, then APIKEY_* environment variables (APIKEY_ and the
+key in upper case, "." as "_"), then the config file, then defaults. The config
+file is --config FILE, else $APIKEY_CONFIG, else $XDG_CONFIG_HOME/apikey/config.yaml.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	var out string
+	show := &cobra.Command{
+		Use:   "show",
+		Short: "Print each setting, its value and where it came from",
+		Example: `  apikey config show
+  APIKEY_KEY_PREFIX=acme apikey config show -o json | jq -r '.[] | select(.key=="key_prefix").source'`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := f.Printer(out)
+			if err != nil {
+				return err
+			}
+			cfg, err := f.Config()
+			if err != nil {
+				return err
+			}
+			vals := cfg.Values()
+			switch p.Format {
+			case output.JSON:
+				return output.WriteJSON(f.IO.Out, vals)
+			case output.CSV:
+				w := csv.NewWriter(f.IO.Out)
+				w.Write([]string{"key", "value", "source", "origin"})
+				for _, v := range vals {
+					w.Write([]string{v.Key, v.Value, v.Source, v.Origin})
+				}
+				w.Flush()
+				return w.Error()
+			}
+			rows := make([][]string, len(vals))
+			for i, v := range vals {
+				src := v.Source
+				if v.Origin != "" {
+					src += " (" + v.Origin + ")"
+				}
+				val := v.Value
+				if val == "" {
+					val = `""`
+				}
+				rows[i] = []string{v.Key, val, src}
+			}
+			return output.WriteTable(f.IO.Out, []string{"KEY", "VALUE", "SOURCE"}, rows)
+		},
+	}
+	addOutputFlag(show.Flags(), &out)
+	path := &cobra.Command{
+		Use:     "path",
+		Short:   "Print the config file apikey reads",
+		Long:    "Print the path of the config file apikey reads. It need not exist; when it does not, only flags, environment and defaults apply.",
+		Example: `  apikey config path
+  $EDITOR "$(apikey config path)"`,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := f.Config()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(f.IO.Out, cfg.File)
+			if !cfg.FileUsed {
+				f.IO.ErrPrintf("(it does not exist yet)\n")
+			}
+			return nil
+		},
+	}
+	c.AddCommand(show, path)
+	return c
+}

@@ -1,0 +1,219 @@
+package cmd
+
+import (
+	"context"
+	"time"
+
+	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/output"
+	"github.com/apikeyhq/apikey/internal/prompt"
+	"github.com/apikeyhq/apikey/internal/store"
+	"github.com/google/uuid"
+	"github.com/spf13/cobra"
+)
+
+// CreateOptions are the inputs of `create`.
+type CreateOptions struct {
+	F             *Factory
+	Company       string
+	Name          string
+	Inactive      bool
+	InactiveSet   bool
+	Expires       string
+	Scopes        []string
+	Meta          []string
+	CreateCompany bool
+	Format        string
+	Output        string
+}
+
+// NewCmdCreate wires `create`.
+func NewCmdCreate(f *Factory, runF func(context.Context, *CreateOptions) error) *cobra.Command {
+	opts := &CreateOptions{F: f}
+	c := &cobra.Command{
+		Use:   "create --company COMPANY --name NAME",
+		Short: "Issue a key and print its credential snippet",
+		Long: `Issue a key for a company and print its credential snippet: the key header and
+the company header that the company's API client must send. The secret is
+printed this once; only its hash is stored (and, with APIKEY_MASTER_KEY set, a
+sealed copy that 'show --reveal' can open).
+
+At a terminal, what is missing is asked for: the company (picked from a list),
+the name and the status. In scripts, give --company and --name.`,
+		Example: `  apikey create --company "PLAN PRUEBA II" --name "PRUEBA 1"
+  apikey create --company Acme --create-company --name "first key" --expires 90d --scope invoices:read
+  apikey create --company Acme --name ci -o json | jq -r .key
+  apikey create --company Acme --name shop --format curl`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.InactiveSet = cmd.Flags().Changed("inactive")
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return createRun(cmd.Context(), opts)
+		},
+	}
+	fl := c.Flags()
+	fl.StringVarP(&opts.Company, "company", "c", "", "company that owns the key (id, id prefix, name or ref)")
+	fl.StringVarP(&opts.Name, "name", "n", "", "key name, unique within its company")
+	fl.BoolVar(&opts.Inactive, "inactive", false, "create the key switched off")
+	fl.StringVar(&opts.Expires, "expires", "", "expiry: a duration (90d, 12h, 2w) or a date (2027-01-31, RFC 3339)")
+	fl.StringArrayVar(&opts.Scopes, "scope", nil, "a scope the key grants (repeatable)")
+	fl.StringArrayVar(&opts.Meta, "meta", nil, "metadata KEY=VALUE (repeatable)")
+	fl.BoolVar(&opts.CreateCompany, "create-company", false, "create the company when it does not exist")
+	fl.StringVar(&opts.Format, "format", "headers", "snippet format: headers, curl, env, http or json")
+	addOutputFlag(fl, &opts.Output)
+	c.RegisterFlagCompletionFunc("company", completeCompanies(f))
+	c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(output.SnippetFormats, cobra.ShellCompDirectiveNoFileComp))
+	return c
+}
+
+func createRun(ctx context.Context, opts *CreateOptions) error {
+	f := opts.F
+	p, err := f.Printer(opts.Output)
+	if err != nil {
+		return err
+	}
+	format, err := output.ParseSnippetFormat(opts.Format)
+	if err != nil {
+		return err
+	}
+	now := f.Now()
+	var expires *time.Time
+	if opts.Expires != "" {
+		t, err := apikey.ParseExpiry(opts.Expires, now)
+		if err != nil {
+			return err
+		}
+		expires = &t
+	}
+	if err := apikey.ValidateScopes(opts.Scopes); err != nil {
+		return err
+	}
+	meta, err := apikey.ParseMeta(opts.Meta)
+	if err != nil {
+		return err
+	}
+	for k, v := range meta {
+		if v == "" {
+			return apikey.Usagef("metadata %q has no value", k).WithHint("use KEY=VALUE")
+		}
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return err
+	}
+	sealer, err := f.Sealer()
+	if err != nil {
+		return err
+	}
+	if opts.Name != "" { // check what was given before asking for the rest
+		if err := apikey.ValidateKeyName(opts.Name); err != nil {
+			return err
+		}
+	}
+	st, err := f.Store(ctx)
+	if err != nil {
+		return err
+	}
+	status := apikey.StatusActive
+	if opts.Inactive {
+		status = apikey.StatusInactive
+	}
+	if opts.Company == "" || opts.Name == "" {
+		if !f.IO.CanPrompt() {
+			return apikey.Usagef("--company and --name required when not running interactively")
+		}
+		if status, err = askCreate(ctx, f, st, opts, status); err != nil {
+			return err
+		}
+	}
+	actor, err := f.Actor()
+	if err != nil {
+		return err
+	}
+	id := uuid.NewString()
+	secret, material, err := apikey.MintSecret(cfg.Get("key_prefix"), id, sealer)
+	if err != nil {
+		return err
+	}
+	k, err := st.CreateKey(ctx, store.NewKey{
+		ID: id, Company: opts.Company, CreateCompany: opts.CreateCompany, Name: opts.Name, Status: status,
+		Scopes: opts.Scopes, Metadata: meta, ExpiresAt: expires, Secret: material, Actor: actor,
+	})
+	if err != nil {
+		return err
+	}
+	return printIssued(f, p, k, secret, format, sealer != nil, "Created")
+}
+
+// askCreate fills in what `create` is missing, at a terminal.
+func askCreate(ctx context.Context, f *Factory, st *store.Store, opts *CreateOptions, status apikey.Status) (apikey.Status, error) {
+	pr := f.Prompter()
+	if opts.Company == "" {
+		cs, err := st.ListCompanies(ctx)
+		if err != nil {
+			return status, err
+		}
+		if len(cs) == 0 {
+			name, err := pr.Input("Company (it will be created)", "Acme Inc.", apikey.ValidateCompanyName)
+			if err != nil {
+				return status, err
+			}
+			opts.Company, opts.CreateCompany = name, true
+		} else {
+			options := make([]prompt.Option, len(cs))
+			for i, c := range cs {
+				label := c.Name
+				if c.Ref != "" {
+					label += " (" + c.Ref + ")"
+				}
+				options[i] = prompt.Option{Label: label, Value: c.ID}
+			}
+			if opts.Company, err = pr.Select("Company", options); err != nil {
+				return status, err
+			}
+		}
+	}
+	if opts.Name == "" {
+		name, err := pr.Input("Key name", "e.g. production integration", apikey.ValidateKeyName)
+		if err != nil {
+			return status, err
+		}
+		opts.Name = name
+	}
+	if !opts.InactiveSet {
+		s, err := pr.Select("Status", []prompt.Option{{Label: "active", Value: "active"}, {Label: "inactive", Value: "inactive"}})
+		if err != nil {
+			return status, err
+		}
+		status = apikey.Status(s)
+	}
+	return status, nil
+}
+
+// printIssued prints a key with its new secret: the snippet (or JSON/CSV with
+// the secret) on standard output, and on standard error what happened and
+// that the secret will not be shown again.
+func printIssued(f *Factory, p *output.Printer, k apikey.Key, secret string, format output.SnippetFormat, sealed bool, verb string) error {
+	cfg, err := f.Config()
+	if err != nil {
+		return err
+	}
+	sn := output.Snippet{KeyHeader: cfg.Get("headers.key"), CompanyHeader: cfg.Get("headers.company"), Secret: secret, Key: k, APIURL: cfg.Get("api_url")}
+	if p.Format == output.Table {
+		err = sn.Write(f.IO.Out, format)
+	} else {
+		err = p.IssuedKey(f.IO.Out, k, sn)
+	}
+	if err != nil {
+		return err
+	}
+	f.IO.ErrPrintf("%s key %q (%s) of %s.\n", verb, k.Name, k.ID, k.Company.Name)
+	if sealed {
+		f.IO.ErrPrintf("The secret is sealed with the master key: 'apikey show %s --reveal' prints it again.\n", k.ID)
+	} else {
+		f.IO.ErrPrintf("Copy the secret now: it will not be shown again.\n")
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/output"
+	"github.com/apikeyhq/apikey/internal/store"
+	"github.com/spf13/cobra"
+)
+
+// DeleteOptions are the inputs of `delete`.
+type DeleteOptions struct {
+	F       *Factory
+	Keys    []string
+	Company string
+	Status  string
+	All     bool
+	Yes     bool
+	DryRun  bool
+	Output  string
+}
+
+// NewCmdDelete wires `delete`.
+func NewCmdDelete(f *Factory, runF func(context.Context, *DeleteOptions) error) *cobra.Command {
+	opts := &DeleteOptions{F: f}
+	c := &cobra.Command{
+		Use:   "delete KEY... | delete --company C [--status S] --all",
+		Short: "Delete keys for good",
+		Long: `Delete one key, several, or every key of a company (optionally only those in a
+status). Before deleting, apikey shows how many keys and which, and asks "Are
+you sure?". Without a terminal it never asks: give --yes, or nothing is
+deleted. Deleted keys cannot be recovered; to switch a key off, use disable.`,
+		Example: `  apikey delete 3f2a
+  apikey delete 3f2a 9c41 --yes
+  apikey delete --company Acme --status inactive --all --dry-run
+  apikey delete --company Acme --all --yes -o json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Keys = args
+			if err := opts.check(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return deleteRun(cmd.Context(), opts)
+		},
+		ValidArgsFunction: completeKeys(f),
+	}
+	fl := c.Flags()
+	fl.StringVarP(&opts.Company, "company", "c", "", "delete keys of this company (with --all)")
+	fl.StringVar(&opts.Status, "status", "", "with --company: only keys in this status")
+	fl.BoolVar(&opts.All, "all", false, "with --company: delete every key that matches")
+	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "show what would be deleted and stop")
+	addOutputFlag(fl, &opts.Output)
+	c.RegisterFlagCompletionFunc("company", completeCompanies(f))
+	c.RegisterFlagCompletionFunc("status", cobra.FixedCompletions([]string{"active", "inactive", "expired"}, cobra.ShellCompDirectiveNoFileComp))
+	return c
+}
+
+func (o *DeleteOptions) check() error {
+	batch := o.Company != "" || o.Status != "" || o.All
+	switch {
+	case len(o.Keys) > 0 && batch:
+		return apikey.Usagef("give keys or --company with --all, not both")
+	case len(o.Keys) == 0 && !batch:
+		return apikey.Usagef("missing key").WithHint("give KEY... or --company C --all")
+	case batch && o.Company == "":
+		return apikey.Usagef("--all and --status need --company")
+	case batch && !o.All:
+		return apikey.Usagef("--company needs --all to delete every matching key").WithHint("add --all, or name the keys")
+	}
+	return nil
+}
+
+func deleteRun(ctx context.Context, opts *DeleteOptions) error {
+	f := opts.F
+	p, err := f.Printer(opts.Output)
+	if err != nil {
+		return err
+	}
+	filter := store.KeyFilter{Company: opts.Company, Now: p.Now}
+	if opts.Status != "" {
+		if filter.Status, err = apikey.ParseStatus(opts.Status); err != nil {
+			return err
+		}
+	}
+	if _, err := f.Config(); err != nil {
+		return err
+	}
+	if err := needConfirmation(f, opts.Yes || opts.DryRun); err != nil {
+		return err
+	}
+	actor, err := f.Actor()
+	if err != nil {
+		return err
+	}
+	st, err := f.Store(ctx)
+	if err != nil {
+		return err
+	}
+	var keys []apikey.Key
+	if len(opts.Keys) > 0 {
+		if keys, err = st.Keys(ctx, opts.Keys); err != nil {
+			return err
+		}
+	} else {
+		err = st.EachKey(ctx, filter, func(k apikey.Key) error {
+			keys = append(keys, k)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(keys) == 0 {
+			f.IO.ErrPrintf("No keys match: nothing to delete.\n")
+			if p.Format != "table" {
+				return p.KeyWriter(f.IO.Out).Close()
+			}
+			return nil
+		}
+	}
+	if opts.DryRun {
+		f.IO.ErrPrintf("Would delete %s (dry run: nothing was deleted).\n", plural(len(keys), "key", "keys"))
+		return writeKeys(p.KeyWriter(f.IO.Out), keys)
+	}
+	lines := make([]string, len(keys))
+	for i, k := range keys {
+		lines[i] = fmt.Sprintf("%s  (%s)  %s", k.Name, k.Company.Name, k.ID)
+	}
+	if err := confirm(f, opts.Yes, fmt.Sprintf("About to delete %s:", plural(len(keys), "key", "keys")), lines); err != nil {
+		return err
+	}
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
+	}
+	if err := st.DeleteKeys(ctx, ids, actor); err != nil {
+		return err
+	}
+	f.IO.ErrPrintf("Deleted %s.\n", plural(len(keys), "key", "keys"))
+	if p.Format != "table" {
+		return writeKeys(p.KeyWriter(f.IO.Out), keys)
+	}
+	return nil
+}
+
+func writeKeys(w output.KeyWriter, keys []apikey.Key) error {
+	for _, k := range keys {
+		if err := w.Write(k); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}

@@ -1,0 +1,133 @@
+// Package cmd holds apikey's commands: each parses its flags into an Options
+// struct and hands it to a run function that does the work through the store
+// and prints through output. Main maps errors to exit codes in one place.
+package cmd
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/config"
+	"github.com/apikeyhq/apikey/internal/iostreams"
+	"github.com/apikeyhq/apikey/internal/output"
+	"github.com/apikeyhq/apikey/internal/prompt"
+	"github.com/apikeyhq/apikey/internal/store"
+	"github.com/spf13/pflag"
+)
+
+// Factory hands commands what they need, lazily, so that `apikey version`
+// never reads a config file or opens the database.
+type Factory struct {
+	IO  *iostreams.IOStreams
+	Env config.Env
+	Now func() time.Time
+
+	// Prompter asks questions at a terminal; tests replace it.
+	Prompter func() prompt.Prompter
+
+	configFlag string
+	flags      config.Flags
+	cfg        *config.Config
+	st         *store.Store
+	// started is set once flags and arguments are parsed: an error without a
+	// kind before that is a usage error of cobra's.
+	started bool
+}
+
+// NewFactory returns a Factory over the given streams and environment.
+func NewFactory(ios *iostreams.IOStreams, env config.Env) *Factory {
+	f := &Factory{IO: ios, Env: env, Now: time.Now}
+	f.Prompter = func() prompt.Prompter {
+		return prompt.New(f.IO.In, f.IO.ErrOut, f.IO.Accessible())
+	}
+	return f
+}
+
+// bindFlags lets the configuration see the flags the user set on cmd.
+func (f *Factory) bindFlags(cmd interface{ Flags() *pflag.FlagSet }) {
+	f.flags = func(name string) (string, bool) {
+		fl := cmd.Flags().Lookup(name)
+		if fl == nil || !fl.Changed {
+			return "", false
+		}
+		return fl.Value.String(), true
+	}
+}
+
+// Config loads the effective configuration once.
+func (f *Factory) Config() (*config.Config, error) {
+	if f.cfg != nil {
+		return f.cfg, nil
+	}
+	cfg, err := config.Load(f.configFlag, f.Env, f.flags)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings {
+		f.warn("%s", w)
+	}
+	f.cfg = cfg
+	f.IO.SetNeverPrompt(cfg.Bool("no_input"))
+	f.IO.SetAccessible(cfg.Bool("accessible"))
+	return cfg, nil
+}
+
+// Store opens the database once.
+func (f *Factory) Store(ctx context.Context) (*store.Store, error) {
+	if f.st != nil {
+		return f.st, nil
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.Get("db"))
+	if err != nil {
+		return nil, err
+	}
+	f.st = st
+	return st, nil
+}
+
+// Actor is who the audit trail records for this invocation.
+func (f *Factory) Actor() (string, error) {
+	cfg, err := f.Config()
+	if err != nil {
+		return "", err
+	}
+	return cfg.Get("actor"), nil
+}
+
+// Sealer returns the master-key sealer, or nil when no master key is set.
+func (f *Factory) Sealer() (*apikey.Sealer, error) {
+	mk, ok := f.Env(apikey.MasterKeyEnv)
+	if !ok || mk == "" {
+		return nil, nil
+	}
+	return apikey.ParseMasterKey(mk)
+}
+
+// Printer returns a printer for the given --output value.
+func (f *Factory) Printer(format string) (*output.Printer, error) {
+	ft, err := output.ParseFormat(format)
+	if err != nil {
+		return nil, err
+	}
+	return &output.Printer{Format: ft, Color: f.IO.ColorEnabled(), TTY: f.IO.IsStdoutTTY(), Now: f.Now()}, nil
+}
+
+func (f *Factory) warn(format string, args ...any) {
+	f.IO.ErrPrintf("warning: "+format+"\n", args...)
+}
+
+// Close releases the store.
+func (f *Factory) Close() {
+	if f.st != nil {
+		f.st.Close()
+		f.st = nil
+	}
+}
+
+func lookupEnv(k string) (string, bool) { return os.LookupEnv(k) }

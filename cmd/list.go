@@ -1,0 +1,87 @@
+package cmd
+
+import (
+	"context"
+
+	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/store"
+	"github.com/spf13/cobra"
+)
+
+// ListOptions are the inputs of `list`.
+type ListOptions struct {
+	F       *Factory
+	Company string
+	Status  string
+	Search  string
+	Limit   int
+	Output  string
+}
+
+// NewCmdList wires `list`.
+func NewCmdList(f *Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
+	opts := &ListOptions{F: f}
+	c := &cobra.Command{
+		Use:     "list [--company C] [--status S] [--search TEXT] [--limit N]",
+		Aliases: []string{"ls"},
+		Short:   "List keys",
+		Long: `List keys, oldest first: ID, NAME, STATUS, COMPANY, HINT, CREATED, LAST USED.
+--search matches the key name, the company name or ref (any case), or the start
+of the key id. JSON and CSV stream, so any number of keys can be listed.`,
+		Example: `  apikey list
+  apikey list --company Acme --status active
+  apikey list --status expired -o json | jq -r '.[].id'
+  apikey list --search shop --limit 20`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return listRun(cmd.Context(), opts)
+		},
+	}
+	fl := c.Flags()
+	fl.StringVarP(&opts.Company, "company", "c", "", "only the keys of this company")
+	fl.StringVar(&opts.Status, "status", "", "only keys in this status: active, inactive or expired")
+	fl.StringVar(&opts.Search, "search", "", "only keys whose name, company or id match")
+	fl.IntVar(&opts.Limit, "limit", 0, "at most this many keys (0: all)")
+	addOutputFlag(fl, &opts.Output)
+	c.RegisterFlagCompletionFunc("company", completeCompanies(f))
+	c.RegisterFlagCompletionFunc("status", cobra.FixedCompletions([]string{"active", "inactive", "expired"}, cobra.ShellCompDirectiveNoFileComp))
+	return c
+}
+
+func listRun(ctx context.Context, opts *ListOptions) error {
+	f := opts.F
+	p, err := f.Printer(opts.Output)
+	if err != nil {
+		return err
+	}
+	filter := store.KeyFilter{Company: opts.Company, Search: opts.Search, Limit: opts.Limit, Now: p.Now}
+	if opts.Status != "" {
+		if filter.Status, err = apikey.ParseStatus(opts.Status); err != nil {
+			return err
+		}
+	}
+	if opts.Limit < 0 {
+		return apikey.Usagef("invalid limit %d", opts.Limit).WithHint("give a number of keys, or 0 for all")
+	}
+	st, err := f.Store(ctx)
+	if err != nil {
+		return err
+	}
+	w := p.KeyWriter(f.IO.Out)
+	n := 0
+	err = st.EachKey(ctx, filter, func(k apikey.Key) error {
+		n++
+		return w.Write(k)
+	})
+	if err != nil {
+		return err
+	}
+	if n == 0 && p.Format == "table" {
+		f.IO.ErrPrintf("No keys found.\n")
+		return nil
+	}
+	return w.Close()
+}

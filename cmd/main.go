@@ -1,0 +1,81 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/iostreams"
+)
+
+// Exit codes of SPEC.md.
+const (
+	ExitOK       = 0
+	ExitRuntime  = 1
+	ExitUsage    = 2
+	ExitNotFound = 3
+	ExitInvalid  = 4
+	ExitConflict = 5
+)
+
+// Main runs apikey with the process's arguments and streams and returns its
+// exit code. It is the only place that decides one.
+func Main() int {
+	return Run(os.Args[1:], iostreams.System(), lookupEnv)
+}
+
+// Run runs apikey with the given arguments, streams and environment.
+func Run(args []string, ios *iostreams.IOStreams, env func(string) (string, bool)) int {
+	f := NewFactory(ios, env)
+	defer f.Close()
+	root := NewCmdRoot(f)
+	root.SetArgs(args)
+	// A first Ctrl-C cancels the command's context: a transaction under way
+	// rolls back and the store is left as it was.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	return reportError(ios.ErrOut, err, f.started)
+}
+
+// silentError carries an exit code for a failure that has already been
+// reported (verify prints its own verdict).
+type silentError struct{ code int }
+
+func (e silentError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func reportError(w io.Writer, err error, started bool) int {
+	var silent silentError
+	if errors.As(err, &silent) {
+		return silent.code
+	}
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	fmt.Fprintf(w, "apikey: %s\n", msg)
+	var de *apikey.Error
+	if !errors.As(err, &de) {
+		if !started {
+			return ExitUsage // cobra's own: unknown command, flag or argument count
+		}
+		return ExitRuntime
+	}
+	switch de.Kind {
+	case apikey.KindUsage:
+		return ExitUsage
+	case apikey.KindNotFound:
+		return ExitNotFound
+	case apikey.KindInvalid:
+		return ExitInvalid
+	case apikey.KindConflict:
+		return ExitConflict
+	}
+	return ExitRuntime
+}

@@ -1,0 +1,96 @@
+package cmd
+
+import (
+	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/output"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// NewCmdRoot builds the apikey command tree.
+func NewCmdRoot(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "apikey",
+		Short: "Issue and control the API keys of your customers' integrations",
+		Long: `apikey issues and controls the API keys that the integrations of a
+multi-tenant service use. Each company owns keys; an API client sends its key
+and its company id in two headers. apikey creates keys and their credential
+snippets, switches them off and on, rotates and deletes them, keeps an audit
+trail, and answers whether a presented key is valid (verify, serve).`,
+		Example: `  apikey create --company Acme --create-company --name "billing sync"
+  apikey list --company Acme
+  apikey disable 3f2a
+  echo "$KEY" | apikey verify`,
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			f.started = true
+			f.bindFlags(cmd)
+			return nil
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&f.configFlag, "config", "", "config file (default $XDG_CONFIG_HOME/apikey/config.yaml)")
+	pf.String("db", "", "database file (default $XDG_DATA_HOME/apikey/apikey.db)")
+	pf.String("actor", "", "who the audit trail records (default: config actor, else your user name)")
+	pf.Bool("no-input", false, "never prompt; fail where a prompt would be needed")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return apikey.Usagef("%s", err.Error()).WithHint("see '" + c.CommandPath() + " --help'")
+	})
+
+	root.AddGroup(&cobra.Group{ID: "keys", Title: "Keys:"}, &cobra.Group{ID: "companies", Title: "Companies and audit:"}, &cobra.Group{ID: "verify", Title: "Verification:"})
+	for _, c := range []*cobra.Command{
+		NewCmdCreate(f, nil), NewCmdList(f, nil), NewCmdShow(f, nil),
+		NewCmdStatus(f, toggleVerb, nil), NewCmdStatus(f, enableVerb, nil), NewCmdStatus(f, disableVerb, nil),
+		NewCmdUpdate(f, nil), NewCmdRotate(f, nil), NewCmdDelete(f, nil),
+	} {
+		c.GroupID = "keys"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{NewCmdCompany(f), NewCmdHistory(f, nil)} {
+		c.GroupID = "companies"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{NewCmdVerify(f, nil)} {
+		c.GroupID = "verify"
+		root.AddCommand(c)
+	}
+	root.AddCommand(NewCmdConfig(f), NewCmdVersion(f), NewCmdCompletion(f))
+	return root
+}
+
+// addOutputFlag adds -o/--output to a command that prints records.
+func addOutputFlag(fs *pflag.FlagSet, p *string) {
+	fs.StringVarP(p, "output", "o", string(output.Table), "output format: table, json or csv")
+}
+
+// noArgs, exactArgs and minArgs are cobra's validators with errors a user can
+// read and the usage exit code.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return apikey.Usagef("unexpected argument %q", args[0]).WithHint("see '" + cmd.CommandPath() + " --help'")
+	}
+	return nil
+}
+
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return apikey.Usagef("missing %s", what).WithHint("see '" + cmd.CommandPath() + " --help'")
+		}
+		if len(args) > n {
+			return apikey.Usagef("unexpected argument %q", args[n]).WithHint("see '" + cmd.CommandPath() + " --help'")
+		}
+		return nil
+	}
+}
+
+func minArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return apikey.Usagef("missing %s", what).WithHint("see '" + cmd.CommandPath() + " --help'")
+		}
+		return nil
+	}
+}

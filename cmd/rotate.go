@@ -1,0 +1,97 @@
+package cmd
+
+import (
+	"context"
+	"time"
+
+	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/output"
+	"github.com/spf13/cobra"
+)
+
+// RotateOptions are the inputs of `rotate`.
+type RotateOptions struct {
+	F      *Factory
+	Key    string
+	Grace  string
+	Format string
+	Output string
+}
+
+// NewCmdRotate wires `rotate`.
+func NewCmdRotate(f *Factory, runF func(context.Context, *RotateOptions) error) *cobra.Command {
+	opts := &RotateOptions{F: f}
+	c := &cobra.Command{
+		Use:   "rotate KEY [--grace D]",
+		Short: "Give a key a new secret",
+		Long: `Give a key a new secret and print its credential snippet. The key keeps its id,
+name, company and settings. The old secret stops working at once, or, with
+--grace, when the grace period ends, so that clients can switch over.`,
+		Example: `  apikey rotate 3f2a
+  apikey rotate 3f2a --grace 24h --format env
+  apikey rotate 3f2a -o json | jq -r .key`,
+		Args: exactArgs(1, "key"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Key = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return rotateRun(cmd.Context(), opts)
+		},
+		ValidArgsFunction: completeKeys(f),
+	}
+	c.Flags().StringVar(&opts.Grace, "grace", "0", "how long the old secret keeps working (e.g. 24h, 7d)")
+	c.Flags().StringVar(&opts.Format, "format", "headers", "snippet format: headers, curl, env, http or json")
+	addOutputFlag(c.Flags(), &opts.Output)
+	c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(output.SnippetFormats, cobra.ShellCompDirectiveNoFileComp))
+	return c
+}
+
+func rotateRun(ctx context.Context, opts *RotateOptions) error {
+	f := opts.F
+	p, err := f.Printer(opts.Output)
+	if err != nil {
+		return err
+	}
+	format, err := output.ParseSnippetFormat(opts.Format)
+	if err != nil {
+		return err
+	}
+	var grace time.Duration
+	if opts.Grace != "" && opts.Grace != "0" {
+		if grace, err = apikey.ParseDuration(opts.Grace); err != nil {
+			return err
+		}
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return err
+	}
+	sealer, err := f.Sealer()
+	if err != nil {
+		return err
+	}
+	actor, err := f.Actor()
+	if err != nil {
+		return err
+	}
+	st, err := f.Store(ctx)
+	if err != nil {
+		return err
+	}
+	k, err := st.Key(ctx, opts.Key)
+	if err != nil {
+		return err
+	}
+	secret, material, err := apikey.MintSecret(cfg.Get("key_prefix"), k.ID, sealer)
+	if err != nil {
+		return err
+	}
+	if k, err = st.RotateKey(ctx, k.ID, material, grace, actor); err != nil {
+		return err
+	}
+	if grace > 0 {
+		f.IO.ErrPrintf("The old secret keeps working until %s.\n", f.Now().Add(grace).UTC().Format(time.RFC3339))
+	}
+	return printIssued(f, p, k, secret, format, sealer != nil, "Rotated")
+}

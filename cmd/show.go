@@ -1,0 +1,107 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/output"
+	"github.com/spf13/cobra"
+)
+
+// ShowOptions are the inputs of `show`.
+type ShowOptions struct {
+	F      *Factory
+	Key    string
+	Reveal bool
+	Format string
+	Output string
+}
+
+// NewCmdShow wires `show`.
+func NewCmdShow(f *Factory, runF func(context.Context, *ShowOptions) error) *cobra.Command {
+	opts := &ShowOptions{F: f}
+	c := &cobra.Command{
+		Use:   "show KEY [--reveal] [--format F]",
+		Short: "Show a key and its credential snippet",
+		Long: `Show all fields of a key, then its credential snippet with the secret masked
+by its hint. --reveal prints the secret itself; it needs the master key
+(APIKEY_MASTER_KEY) the key was created under, and is recorded in the audit
+trail.`,
+		Example: `  apikey show 3f2a
+  apikey show 3f2a --format curl
+  APIKEY_MASTER_KEY=... apikey show 3f2a --reveal --format env`,
+		Args: exactArgs(1, "key"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Key = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return showRun(cmd.Context(), opts)
+		},
+		ValidArgsFunction: completeKeys(f),
+	}
+	c.Flags().BoolVar(&opts.Reveal, "reveal", false, "print the secret (needs the master key)")
+	c.Flags().StringVar(&opts.Format, "format", "headers", "snippet format: headers, curl, env, http or json")
+	addOutputFlag(c.Flags(), &opts.Output)
+	c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(output.SnippetFormats, cobra.ShellCompDirectiveNoFileComp))
+	return c
+}
+
+func showRun(ctx context.Context, opts *ShowOptions) error {
+	f := opts.F
+	p, err := f.Printer(opts.Output)
+	if err != nil {
+		return err
+	}
+	format, err := output.ParseSnippetFormat(opts.Format)
+	if err != nil {
+		return err
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return err
+	}
+	var sealer *apikey.Sealer
+	if opts.Reveal {
+		if sealer, err = f.Sealer(); err != nil {
+			return err
+		}
+		if sealer == nil {
+			return apikey.Usagef("cannot reveal the secret: no master key is set").WithHint("only hashes are stored; set " + apikey.MasterKeyEnv + " to the master key the key was created under")
+		}
+	}
+	st, err := f.Store(ctx)
+	if err != nil {
+		return err
+	}
+	k, err := st.Key(ctx, opts.Key)
+	if err != nil {
+		return err
+	}
+	sn := output.Snippet{KeyHeader: cfg.Get("headers.key"), CompanyHeader: cfg.Get("headers.company"), Secret: k.Hint, Key: k, APIURL: cfg.Get("api_url")}
+	if opts.Reveal {
+		actor, err := f.Actor()
+		if err != nil {
+			return err
+		}
+		sealed, err := st.SealedSecret(ctx, k.ID, actor)
+		if err != nil {
+			return err
+		}
+		if sn.Secret, err = sealer.Open(k.ID, sealed); err != nil {
+			return err
+		}
+		if p.Format != output.Table {
+			return p.IssuedKey(f.IO.Out, k, sn)
+		}
+	}
+	if err := p.Key(f.IO.Out, k); err != nil {
+		return err
+	}
+	if p.Format != output.Table {
+		return nil
+	}
+	fmt.Fprintln(f.IO.Out)
+	return sn.Write(f.IO.Out, format)
+}

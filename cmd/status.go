@@ -1,0 +1,93 @@
+package cmd
+
+import (
+	"context"
+
+	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/store"
+	"github.com/spf13/cobra"
+)
+
+type statusVerb struct {
+	use, short, long, example string
+	change                    store.StatusChange
+}
+
+var (
+	toggleVerb = statusVerb{
+		use:     "toggle KEY...",
+		short:   "Flip keys between active and inactive",
+		long:    "Flip each key between active and inactive. A disabled key is refused by verify and by a running server within a second; it is not deleted.",
+		example: "  apikey toggle 3f2a\n  apikey toggle 3f2a 9c41 -o json",
+		change:  store.Toggle,
+	}
+	enableVerb = statusVerb{
+		use:     "enable KEY...",
+		short:   "Switch keys on",
+		long:    "Switch keys on. A key already active is left as it is; that is not an error.",
+		example: "  apikey enable 3f2a\n  apikey list --company Acme --status inactive -o json | jq -r '.[].id' | xargs apikey enable",
+		change:  store.Enable,
+	}
+	disableVerb = statusVerb{
+		use:     "disable KEY...",
+		short:   "Switch keys off without deleting them",
+		long:    "Switch keys off without deleting them. A key already inactive is left as it is; that is not an error. A running server refuses a disabled key within a second.",
+		example: "  apikey disable 3f2a\n  apikey disable 3f2a 9c41 --actor oncall",
+		change:  store.Disable,
+	}
+)
+
+// StatusOptions are the inputs of toggle, enable and disable.
+type StatusOptions struct {
+	F      *Factory
+	Keys   []string
+	Change store.StatusChange
+	Output string
+}
+
+// NewCmdStatus wires toggle, enable or disable.
+func NewCmdStatus(f *Factory, v statusVerb, runF func(context.Context, *StatusOptions) error) *cobra.Command {
+	opts := &StatusOptions{F: f, Change: v.change}
+	c := &cobra.Command{
+		Use:     v.use,
+		Short:   v.short,
+		Long:    v.long,
+		Example: v.example,
+		Args:    minArgs(1, "key"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Keys = args
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return statusRun(cmd.Context(), opts)
+		},
+		ValidArgsFunction: completeKeys(f),
+	}
+	addOutputFlag(c.Flags(), &opts.Output)
+	return c
+}
+
+func statusRun(ctx context.Context, opts *StatusOptions) error {
+	f := opts.F
+	p, err := f.Printer(opts.Output)
+	if err != nil {
+		return err
+	}
+	actor, err := f.Actor()
+	if err != nil {
+		return err
+	}
+	st, err := f.Store(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := st.SetStatus(ctx, opts.Keys, opts.Change, actor)
+	if err != nil {
+		return err
+	}
+	keys := make([]apikey.Key, len(res))
+	for i, r := range res {
+		keys[i] = r.Key
+	}
+	return writeKeys(p.KeyWriter(f.IO.Out), keys)
+}

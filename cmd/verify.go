@@ -1,0 +1,149 @@
+package cmd
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/output"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// KeyEnv is the environment variable verify reads a secret from when it is
+// not piped in. Secrets are never taken from arguments, which `ps` shows.
+const KeyEnv = "APIKEY_KEY"
+
+// VerifyOptions are the inputs of `verify`.
+type VerifyOptions struct {
+	F       *Factory
+	Company string
+	Output  string
+}
+
+// NewCmdVerify wires `verify`.
+func NewCmdVerify(f *Factory, runF func(context.Context, *VerifyOptions) error) *cobra.Command {
+	opts := &VerifyOptions{F: f}
+	c := &cobra.Command{
+		Use:   "verify [--company C]",
+		Short: "Check a presented key",
+		Long: `Read a secret from standard input (or APIKEY_KEY) and say whether it is valid
+and whose it is. A mistyped key is refused by its checksum without touching the
+database. With --company, a key of another company is refused as invalid.
+
+Exit status 0: valid; 4: not valid, with the reason (malformed, invalid,
+inactive, expired, missing_key). Verification never writes to the database.`,
+		Example: `  echo "$KEY" | apikey verify
+  APIKEY_KEY="$KEY" apikey verify --company 23aee342-eccd-4fed-8553-7eb6092cea70 -o json
+  if apikey verify < key.txt >/dev/null 2>&1; then echo ok; fi`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return verifyRun(cmd.Context(), opts)
+		},
+	}
+	c.Flags().StringVarP(&opts.Company, "company", "c", "", "the company the key must belong to (id, name or ref)")
+	addOutputFlag(c.Flags(), &opts.Output)
+	return c
+}
+
+// readSecret takes the secret from APIKEY_KEY, else the first line of
+// standard input (without echo at a terminal).
+func readSecret(f *Factory) (string, error) {
+	if v, ok := f.Env(KeyEnv); ok && v != "" {
+		return strings.TrimSpace(v), nil
+	}
+	if file, ok := f.IO.In.(*os.File); ok && term.IsTerminal(int(file.Fd())) {
+		f.IO.ErrPrintf("Key: ")
+		b, err := term.ReadPassword(int(file.Fd()))
+		f.IO.ErrPrintf("\n")
+		if err != nil {
+			return "", apikey.Runtimef("cannot read the key: %v", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	// Read a bounded first line: a secret is short, and a huge input must not
+	// be held in memory.
+	r := bufio.NewReaderSize(io.LimitReader(f.IO.In, 4096), 4096)
+	line, err := r.ReadString('\n')
+	if err != nil && err != io.EOF {
+		return "", apikey.Runtimef("cannot read the key from standard input: %v", err)
+	}
+	return strings.TrimSpace(line), nil
+}
+
+func verifyRun(ctx context.Context, opts *VerifyOptions) error {
+	f := opts.F
+	p, err := f.Printer(opts.Output)
+	if err != nil {
+		return err
+	}
+	secret, err := readSecret(f)
+	if err != nil {
+		return err
+	}
+	now := f.Now()
+	reason := apikey.ReasonNone
+	var key apikey.Key
+	switch {
+	case secret == "":
+		reason = apikey.ReasonMissingKey
+	case apikey.CheckSecret(secret) != nil:
+		reason = apikey.ReasonMalformed
+	default:
+		st, err := f.Store(ctx)
+		if err != nil {
+			return err
+		}
+		pres, found, err := st.LookupSecret(ctx, apikey.HashSecret(secret))
+		if err != nil {
+			return err
+		}
+		if !found {
+			reason = apikey.ReasonInvalid
+		} else {
+			key = pres.Key
+			reason = apikey.Judge(pres.Key, pres.SecretExpiresAt, opts.Company, now)
+		}
+	}
+	return printVerdict(f, p, key, reason)
+}
+
+func printVerdict(f *Factory, p *output.Printer, k apikey.Key, reason apikey.Reason) error {
+	v := output.VerifyJSON{Valid: reason == apikey.ReasonNone, Reason: string(reason)}
+	if v.Valid {
+		kv := output.KeyView(k, p.Now)
+		v.Key = &kv
+	}
+	switch p.Format {
+	case output.JSON:
+		if err := output.WriteJSON(f.IO.Out, v); err != nil {
+			return err
+		}
+	case output.CSV:
+		if v.Valid {
+			if err := writeKeys(p.KeyWriter(f.IO.Out), []apikey.Key{k}); err != nil {
+				return err
+			}
+		}
+	default:
+		if v.Valid {
+			company := k.Company.Name
+			if k.Company.Ref != "" {
+				company += " (" + k.Company.Ref + ")"
+			}
+			fmt.Fprintf(f.IO.Out, "valid: key %q (%s) of %s, company id %s\n", k.Name, k.ID, company, k.Company.ID)
+		}
+	}
+	if v.Valid {
+		return nil
+	}
+	f.IO.ErrPrintf("apikey: key is not valid: %s\n", reason)
+	return silentError{code: ExitInvalid}
+}

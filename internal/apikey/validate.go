@@ -1,0 +1,110 @@
+package apikey
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits on what users may type. Names are shown in tables and put in snippet
+// comments, so they are kept to one printable line of reasonable length.
+const (
+	MaxNameLen  = 200
+	MaxRefLen   = 100
+	MaxScopeLen = 100
+	MaxScopes   = 100
+	MaxMetaKey  = 100
+	MaxMetaVal  = 1000
+	MaxMeta     = 50
+)
+
+// checkText validates a free-text value of the given label: valid UTF-8, no
+// control characters, no leading or trailing space, not blank, at most max runes.
+func checkText(label, s string, max int) error {
+	if strings.TrimSpace(s) == "" {
+		return Usagef("%s must not be empty", label)
+	}
+	if !utf8.ValidString(s) {
+		return Usagef("%s is not valid UTF-8", label)
+	}
+	if n := utf8.RuneCountInString(s); n > max {
+		return Usagef("%s is too long (%d characters)", label, n).WithHint("at most " + itoa(max))
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Cf, r) && r != '\u200d' {
+			return Usagef("%s must not contain control characters", label)
+		}
+	}
+	if s != strings.TrimSpace(s) {
+		return Usagef("%s must not start or end with spaces", label)
+	}
+	return nil
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+// ValidateCompanyName checks a company name.
+func ValidateCompanyName(s string) error { return checkText("company name", s, MaxNameLen) }
+
+// ValidateRef checks a company's external identifier.
+func ValidateRef(s string) error { return checkText("ref", s, MaxRefLen) }
+
+// ValidateKeyName checks a key name.
+func ValidateKeyName(s string) error { return checkText("key name", s, MaxNameLen) }
+
+// ValidateScopes checks a list of scopes: each a non-empty token without spaces.
+func ValidateScopes(scopes []string) error {
+	if len(scopes) > MaxScopes {
+		return Usagef("too many scopes (%d)", len(scopes)).WithHint("at most " + itoa(MaxScopes))
+	}
+	for _, s := range scopes {
+		if err := checkText("scope", s, MaxScopeLen); err != nil {
+			return err
+		}
+		if strings.ContainsAny(s, " \t,") {
+			return Usagef("scope %q must not contain spaces or commas", s)
+		}
+	}
+	return nil
+}
+
+// ParseMeta parses K=V pairs into a map. An empty value deletes the key when
+// the map is applied as an update.
+func ParseMeta(pairs []string) (map[string]string, error) {
+	if len(pairs) > MaxMeta {
+		return nil, Usagef("too many metadata entries (%d)", len(pairs)).WithHint("at most " + itoa(MaxMeta))
+	}
+	m := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok {
+			return nil, Usagef("invalid metadata %q", p).WithHint("use KEY=VALUE")
+		}
+		if err := checkText("metadata key", k, MaxMetaKey); err != nil {
+			return nil, err
+		}
+		if v != "" {
+			if err := checkText("metadata value", v, MaxMetaVal); err != nil {
+				return nil, err
+			}
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+// NameKey is the form of a company name under which uniqueness is checked:
+// case-insensitive across all of Unicode, not only ASCII.
+func NameKey(name string) string { return strings.ToLower(name) }

@@ -1,0 +1,299 @@
+// Package config finds apikey's files and works out the effective value of
+// every setting, and where it came from: flag > APIKEY_* environment > config
+// file > default.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/spf13/viper"
+)
+
+// EnvPrefix starts the name of every environment variable apikey reads.
+const EnvPrefix = "APIKEY"
+
+// Where a value came from.
+const (
+	SourceFlag    = "flag"
+	SourceEnv     = "env"
+	SourceFile    = "file"
+	SourceDefault = "default"
+)
+
+// Setting describes one configuration key.
+type Setting struct {
+	Key  string
+	Flag string // the flag that sets it, "" when none
+	Help string
+}
+
+// Settings are the configuration keys, in the order `config show` prints them.
+var Settings = []Setting{
+	{Key: "db", Flag: "db", Help: "path of the SQLite database"},
+	{Key: "key_prefix", Help: "prefix of new secrets"},
+	{Key: "headers.key", Help: "header that carries the key"},
+	{Key: "headers.company", Help: "header that carries the company id"},
+	{Key: "actor", Flag: "actor", Help: "who is recorded in the audit trail"},
+	{Key: "api_url", Help: "base URL of your API, used by the curl snippet"},
+	{Key: "serve.addr", Flag: "addr", Help: "address that serve listens on"},
+	{Key: "no_input", Flag: "no-input", Help: "never prompt"},
+	{Key: "accessible", Help: "prompts for screen readers"},
+}
+
+// Value is the effective value of one setting.
+type Value struct {
+	Key    string `json:"key"`
+	Value  string `json:"value"`
+	Source string `json:"source"`
+	Origin string `json:"origin"` // the flag, variable or file it came from
+}
+
+// Config is the effective configuration.
+type Config struct {
+	File     string // the config file read, or that would be read
+	FileUsed bool   // whether it exists and was read
+	Warnings []string
+	values   map[string]Value
+}
+
+// Get returns the effective value of key.
+func (c *Config) Get(key string) string { return c.values[key].Value }
+
+// Bool returns the effective value of key as a boolean.
+func (c *Config) Bool(key string) bool { return truthy(c.values[key].Value) }
+
+// Values returns every setting's effective value in the order of Settings.
+func (c *Config) Values() []Value {
+	out := make([]Value, 0, len(Settings))
+	for _, s := range Settings {
+		out = append(out, c.values[s.Key])
+	}
+	return out
+}
+
+// Env looks an environment variable up; os.LookupEnv in production.
+type Env func(string) (string, bool)
+
+// Flags reports the value of a flag the user set on the command line.
+type Flags func(name string) (value string, set bool)
+
+// EnvName is the environment variable of a key: APIKEY_ + upper case, . as _.
+func EnvName(key string) string {
+	return EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// Load works out the effective configuration. configFlag is the --config
+// value ("" when not given).
+func Load(configFlag string, env Env, flags Flags) (*Config, error) {
+	c := &Config{values: map[string]Value{}}
+	explicit := configFlag != ""
+	c.File = configFlag
+	if !explicit {
+		if v, ok := env(EnvName("config")); ok && v != "" {
+			c.File, explicit = v, true
+		} else {
+			c.File = DefaultConfigFile(env)
+		}
+	}
+	v := viper.New()
+	v.SetConfigType("yaml")
+	v.SetEnvPrefix(EnvPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	if c.File != "" {
+		err := readFile(v, c.File)
+		switch {
+		case err == nil:
+			c.FileUsed = true
+		case errors.Is(err, fs.ErrNotExist) && !explicit:
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, apikey.Usagef("config file %s does not exist", c.File)
+		default:
+			return nil, err
+		}
+	}
+	defaults := map[string]string{
+		"db":              DefaultDatabase(env),
+		"key_prefix":      apikey.DefaultPrefix,
+		"headers.key":     "X-Api-Key",
+		"headers.company": "X-Company",
+		"actor":           osUser(env),
+		"api_url":         "",
+		"serve.addr":      "127.0.0.1:8787",
+		"no_input":        "false",
+		"accessible":      "false",
+	}
+	known := map[string]bool{}
+	for _, s := range Settings {
+		known[s.Key] = true
+		val := Value{Key: s.Key}
+		if fv, ok := flagValue(flags, s.Flag); ok {
+			val.Value, val.Source, val.Origin = fv, SourceFlag, "--"+s.Flag
+		} else if ev, ok := env(EnvName(s.Key)); ok {
+			val.Value, val.Source, val.Origin = ev, SourceEnv, EnvName(s.Key)
+		} else if c.FileUsed && v.InConfig(s.Key) {
+			val.Value, val.Source, val.Origin = v.GetString(s.Key), SourceFile, c.File
+		} else {
+			val.Value, val.Source = defaults[s.Key], SourceDefault
+		}
+		c.values[s.Key] = val
+	}
+	if c.FileUsed {
+		for _, k := range v.AllKeys() {
+			if v.InConfig(k) && !known[k] {
+				c.Warnings = append(c.Warnings, fmt.Sprintf("unknown setting %q in %s", k, c.File))
+			}
+		}
+	}
+	return c, c.validate()
+}
+
+func flagValue(flags Flags, name string) (string, bool) {
+	if name == "" || flags == nil {
+		return "", false
+	}
+	return flags(name)
+}
+
+func readFile(v *viper.Viper, path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return apikey.Usagef("cannot read config file %s: %v", path, unwrapPath(err))
+	}
+	if fi.IsDir() {
+		return apikey.Usagef("config file %s is a directory", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return apikey.Usagef("cannot read config file %s: %v", path, unwrapPath(err))
+	}
+	defer f.Close()
+	if err := v.ReadConfig(f); err != nil {
+		return apikey.Usagef("config file %s does not parse: %s", path, oneLine(err.Error()))
+	}
+	return nil
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func oneLine(s string) string {
+	s = strings.TrimPrefix(s, "While parsing config: ")
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// headerName is the token grammar of RFC 9110 field names.
+var headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
+
+func (c *Config) validate() error {
+	bad := func(key, why string) error {
+		val := c.values[key]
+		from := val.Origin
+		if from == "" {
+			from = val.Source
+		}
+		return apikey.Usagef("invalid %s %q (from %s)", key, val.Value, from).WithHint(why)
+	}
+	if c.Get("db") == "" {
+		return bad("db", "give a file path")
+	}
+	if apikey.ValidatePrefix(c.Get("key_prefix")) != nil {
+		return bad("key_prefix", "it must match [a-z][a-z0-9_]{0,15}")
+	}
+	for _, k := range []string{"headers.key", "headers.company"} {
+		if !headerName.MatchString(c.Get(k)) {
+			return bad(k, "it must be an HTTP header name such as X-Api-Key")
+		}
+	}
+	if strings.EqualFold(c.Get("headers.key"), c.Get("headers.company")) {
+		return bad("headers.company", "it must differ from headers.key")
+	}
+	if u := c.Get("api_url"); u != "" {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || strings.ContainsAny(u, " \t\r\n'\"\\") {
+			return bad("api_url", "it must be an http or https URL")
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.Get("serve.addr")); err != nil {
+		return bad("serve.addr", "use host:port, e.g. 127.0.0.1:8787")
+	}
+	for _, k := range []string{"no_input", "accessible"} {
+		if _, ok := parseBool(c.Get(k)); !ok {
+			return bad(k, "use true or false")
+		}
+	}
+	if strings.TrimSpace(c.Get("actor")) == "" || strings.ContainsFunc(c.Get("actor"), func(r rune) bool { return r < 0x20 || r == 0x7f }) || len(c.Get("actor")) > 200 {
+		return bad("actor", "give a name of one printable line")
+	}
+	return nil
+}
+
+func parseBool(s string) (bool, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "1", "true", "yes", "on":
+		return true, true
+	case "", "0", "false", "no", "off":
+		return false, true
+	}
+	return false, false
+}
+
+func truthy(s string) bool { b, _ := parseBool(s); return b }
+
+// DefaultDatabase is $XDG_DATA_HOME/apikey/apikey.db, else
+// ~/.local/share/apikey/apikey.db.
+func DefaultDatabase(env Env) string {
+	if d, ok := env("XDG_DATA_HOME"); ok && filepath.IsAbs(d) {
+		return filepath.Join(d, "apikey", "apikey.db")
+	}
+	return filepath.Join(home(env), ".local", "share", "apikey", "apikey.db")
+}
+
+// DefaultConfigFile is $XDG_CONFIG_HOME/apikey/config.yaml, else
+// ~/.config/apikey/config.yaml.
+func DefaultConfigFile(env Env) string {
+	if d, ok := env("XDG_CONFIG_HOME"); ok && filepath.IsAbs(d) {
+		return filepath.Join(d, "apikey", "config.yaml")
+	}
+	return filepath.Join(home(env), ".config", "apikey", "config.yaml")
+}
+
+func home(env Env) string {
+	if h, ok := env("HOME"); ok && h != "" {
+		return h
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return h
+	}
+	return "."
+}
+
+func osUser(env Env) string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	for _, k := range []string{"USER", "USERNAME", "LOGNAME"} {
+		if v, ok := env(k); ok && v != "" {
+			return v
+		}
+	}
+	return "unknown"
+}

@@ -1,0 +1,489 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/apikeyhq/apikey/internal/apikey"
+)
+
+const keyColumns = `k.id, k.name, k.status, k.hint, k.scopes, k.metadata, k.created_at, k.created_by, k.updated_at, k.expires_at, k.last_used_at,
+	c.id, c.name, c.ref,
+	EXISTS (SELECT 1 FROM secrets s WHERE s.key_id = k.id AND s.expires_at IS NULL AND s.sealed IS NOT NULL)`
+
+const keyFrom = ` FROM keys k JOIN companies c ON c.id = k.company_id `
+
+func scanKey(sc interface{ Scan(...any) error }) (apikey.Key, error) {
+	var k apikey.Key
+	var status, scopes, meta, created, updated string
+	var expires, lastUsed, ref sql.NullString
+	err := sc.Scan(&k.ID, &k.Name, &status, &k.Hint, &scopes, &meta, &created, &k.CreatedBy, &updated, &expires, &lastUsed,
+		&k.Company.ID, &k.Company.Name, &ref, &k.Sealed)
+	if err != nil {
+		return k, err
+	}
+	k.Status = apikey.Status(status)
+	k.Company.Ref = ref.String
+	k.CreatedAt, k.UpdatedAt = parseTime(created), parseTime(updated)
+	k.ExpiresAt, k.LastUsedAt = parseTimePtr(expires), parseTimePtr(lastUsed)
+	if err := json.Unmarshal([]byte(scopes), &k.Scopes); err != nil || k.Scopes == nil {
+		k.Scopes = []string{}
+	}
+	if err := json.Unmarshal([]byte(meta), &k.Metadata); err != nil || k.Metadata == nil {
+		k.Metadata = map[string]string{}
+	}
+	return k, nil
+}
+
+// queryKeys runs a key query whose WHERE/ORDER part is tail.
+func queryKeys(ctx context.Context, q querier, tail string, args ...any) ([]apikey.Key, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+keyColumns+keyFrom+tail, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []apikey.Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// NewKey is what CreateKey needs. The secret itself is not part of it.
+type NewKey struct {
+	ID            string
+	Company       string // reference
+	CreateCompany bool   // create the company (by that name) when it does not exist
+	Name          string
+	Status        apikey.Status
+	Scopes        []string
+	Metadata      map[string]string
+	ExpiresAt     *time.Time
+	Secret        apikey.SecretMaterial
+	Actor         string
+}
+
+// CreateKey stores a key and its secret and records key.create (and
+// company.create when it made the company).
+func (s *Store) CreateKey(ctx context.Context, n NewKey) (apikey.Key, error) {
+	if err := apikey.ValidateKeyName(n.Name); err != nil {
+		return apikey.Key{}, err
+	}
+	if err := apikey.ValidateScopes(n.Scopes); err != nil {
+		return apikey.Key{}, err
+	}
+	if n.Status != apikey.StatusActive && n.Status != apikey.StatusInactive {
+		return apikey.Key{}, apikey.Usagef("invalid status %q", n.Status)
+	}
+	var k apikey.Key
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		now := s.clock()
+		c, err := resolveCompany(ctx, tx, n.Company)
+		if apikey.KindOf(err) == apikey.KindNotFound && n.CreateCompany {
+			c, err = createCompany(ctx, tx, n.Company, "", n.Actor, now)
+		}
+		if err != nil {
+			return err
+		}
+		if err := checkKeyName(ctx, tx, c, "", n.Name); err != nil {
+			return err
+		}
+		scopes, meta := jsonList(n.Scopes), jsonMap(n.Metadata)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO keys (id, company_id, name, status, hint, scopes, metadata, created_at, created_by, updated_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			n.ID, c.ID, n.Name, string(n.Status), n.Secret.Hint, scopes, meta, fmtTime(now), n.Actor, fmtTime(now), fmtTimePtr(n.ExpiresAt)); err != nil {
+			return err
+		}
+		if err := insertSecret(ctx, tx, n.ID, n.Secret, now); err != nil {
+			return err
+		}
+		details := map[string]any{"status": string(n.Status)}
+		if n.ExpiresAt != nil {
+			details["expires_at"] = n.ExpiresAt.UTC().Format(time.RFC3339)
+		}
+		if len(n.Scopes) > 0 {
+			details["scopes"] = n.Scopes
+		}
+		if err := addEvent(ctx, tx, now, n.Actor, apikey.ActionKeyCreate, companyRef(c), &apikey.KeyRef{ID: n.ID, Name: n.Name}, details); err != nil {
+			return err
+		}
+		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.id = ?`, n.ID))
+		return err
+	})
+	return k, err
+}
+
+func insertSecret(ctx context.Context, tx *sql.Tx, keyID string, m apikey.SecretMaterial, now time.Time) error {
+	var sealed any
+	if m.Sealed != nil {
+		sealed = m.Sealed
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO secrets (hash, key_id, sealed, created_at) VALUES (?, ?, ?, ?)`, m.Hash[:], keyID, sealed, fmtTime(now))
+	return err
+}
+
+func checkKeyName(ctx context.Context, tx *sql.Tx, c apikey.Company, selfID, name string) error {
+	var id string
+	err := tx.QueryRowContext(ctx, `SELECT id FROM keys WHERE company_id = ? AND name = ? AND id <> ?`, c.ID, name, selfID).Scan(&id)
+	if err == nil {
+		return apikey.Conflictf("company %q already has a key named %q", c.Name, name)
+	}
+	if err == sql.ErrNoRows {
+		return nil
+	}
+	return err
+}
+
+func jsonList(l []string) string {
+	if l == nil {
+		l = []string{}
+	}
+	b, _ := json.Marshal(l)
+	return string(b)
+}
+
+func jsonMap(m map[string]string) string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+// KeyFilter selects keys for list and batch delete.
+type KeyFilter struct {
+	Company string        // reference; "" for all companies
+	Status  apikey.Status // "" for any
+	Search  string        // substring of key name, company name, ref or id
+	Limit   int           // 0: no limit
+	Now     time.Time     // what "expired" is measured against
+}
+
+// EachKey calls fn for every key that f selects, oldest first, streaming rows
+// so that memory does not grow with the number of keys.
+func (s *Store) EachKey(ctx context.Context, f KeyFilter, fn func(apikey.Key) error) error {
+	var where []string
+	var args []any
+	if f.Company != "" {
+		c, err := resolveCompany(ctx, s.db, f.Company)
+		if err != nil {
+			return translate(s.path, err)
+		}
+		where, args = append(where, "k.company_id = ?"), append(args, c.ID)
+	}
+	now := fmtTime(f.Now)
+	switch f.Status {
+	case "":
+	case apikey.StatusExpired:
+		where, args = append(where, "k.expires_at IS NOT NULL AND k.expires_at <= ?"), append(args, now)
+	case apikey.StatusActive, apikey.StatusInactive:
+		where, args = append(where, "k.status = ? AND (k.expires_at IS NULL OR k.expires_at > ?)"), append(args, string(f.Status), now)
+	default:
+		return apikey.Usagef("invalid status %q", f.Status)
+	}
+	if f.Search != "" {
+		p := "%" + escapeLike(strings.ToLower(f.Search)) + "%"
+		where = append(where, `(lower(k.name) LIKE ? ESCAPE '\' OR lower(c.name) LIKE ? ESCAPE '\' OR lower(coalesce(c.ref, '')) LIKE ? ESCAPE '\' OR k.id LIKE ? ESCAPE '\')`)
+		args = append(args, p, p, p, escapeLike(strings.ToLower(f.Search))+"%")
+	}
+	q := `SELECT ` + keyColumns + keyFrom
+	if len(where) > 0 {
+		q += "WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY k.created_at, k.id"
+	if f.Limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return translate(s.path, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return translate(s.path, err)
+		}
+		if err := fn(k); err != nil {
+			return err
+		}
+	}
+	return translate(s.path, rows.Err())
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// Key resolves a key reference.
+func (s *Store) Key(ctx context.Context, ref string) (apikey.Key, error) {
+	k, err := resolveKey(ctx, s.db, ref)
+	return k, translate(s.path, err)
+}
+
+// Keys resolves several key references, each key once, in the order given.
+func (s *Store) Keys(ctx context.Context, refs []string) ([]apikey.Key, error) {
+	ks, err := resolveKeys(ctx, s.db, refs)
+	return ks, translate(s.path, err)
+}
+
+// StatusChange says what to do with a key's status.
+type StatusChange int
+
+const (
+	Toggle StatusChange = iota
+	Enable
+	Disable
+)
+
+// StatusResult is one key after a status change, and whether it changed.
+type StatusResult struct {
+	Key     apikey.Key
+	Changed bool
+}
+
+// SetStatus enables, disables or toggles the referenced keys in one
+// transaction: when one reference is unknown, none changes.
+func (s *Store) SetStatus(ctx context.Context, refs []string, change StatusChange, actor string) ([]StatusResult, error) {
+	var out []StatusResult
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		keys, err := resolveKeys(ctx, tx, refs)
+		if err != nil {
+			return err
+		}
+		now := s.clock()
+		for _, k := range keys {
+			want := apikey.StatusActive
+			switch change {
+			case Disable:
+				want = apikey.StatusInactive
+			case Toggle:
+				if k.Status == apikey.StatusActive {
+					want = apikey.StatusInactive
+				}
+			}
+			if want == k.Status {
+				out = append(out, StatusResult{Key: k})
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE keys SET status = ?, updated_at = ? WHERE id = ?`, string(want), fmtTime(now), k.ID); err != nil {
+				return err
+			}
+			action := apikey.ActionKeyEnable
+			if want == apikey.StatusInactive {
+				action = apikey.ActionKeyDisable
+			}
+			if err := addEvent(ctx, tx, now, actor, action, &k.Company, &apikey.KeyRef{ID: k.ID, Name: k.Name}, nil); err != nil {
+				return err
+			}
+			k.Status, k.UpdatedAt = want, now
+			out = append(out, StatusResult{Key: k, Changed: true})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// KeyUpdate says what to change in a key; nil or false fields stay.
+type KeyUpdate struct {
+	Name        *string
+	ExpiresAt   *time.Time
+	ClearExpiry bool
+	Scopes      []string          // replaces the scopes when not nil
+	Metadata    map[string]string // merged; an empty value removes the entry
+}
+
+// UpdateKey changes a key and records key.update with what changed.
+func (s *Store) UpdateKey(ctx context.Context, ref string, u KeyUpdate, actor string) (apikey.Key, error) {
+	var k apikey.Key
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if k, err = resolveKey(ctx, tx, ref); err != nil {
+			return err
+		}
+		details := map[string]any{}
+		if u.Name != nil && *u.Name != k.Name {
+			if err := apikey.ValidateKeyName(*u.Name); err != nil {
+				return err
+			}
+			c := apikey.Company{ID: k.Company.ID, Name: k.Company.Name}
+			if err := checkKeyName(ctx, tx, c, k.ID, *u.Name); err != nil {
+				return err
+			}
+			details["name"] = map[string]any{"from": k.Name, "to": *u.Name}
+			k.Name = *u.Name
+		}
+		if u.ClearExpiry && k.ExpiresAt != nil {
+			details["expires_at"] = map[string]any{"from": k.ExpiresAt.Format(time.RFC3339), "to": nil}
+			k.ExpiresAt = nil
+		}
+		if u.ExpiresAt != nil && (k.ExpiresAt == nil || !k.ExpiresAt.Equal(*u.ExpiresAt)) {
+			var from any
+			if k.ExpiresAt != nil {
+				from = k.ExpiresAt.Format(time.RFC3339)
+			}
+			details["expires_at"] = map[string]any{"from": from, "to": u.ExpiresAt.UTC().Format(time.RFC3339)}
+			t := u.ExpiresAt.UTC()
+			k.ExpiresAt = &t
+		}
+		if u.Scopes != nil && !equalStrings(u.Scopes, k.Scopes) {
+			if err := apikey.ValidateScopes(u.Scopes); err != nil {
+				return err
+			}
+			details["scopes"] = map[string]any{"from": k.Scopes, "to": u.Scopes}
+			k.Scopes = u.Scopes
+		}
+		if len(u.Metadata) > 0 {
+			merged := make(map[string]string, len(k.Metadata)+len(u.Metadata))
+			for key, v := range k.Metadata {
+				merged[key] = v
+			}
+			for key, v := range u.Metadata {
+				if v == "" {
+					delete(merged, key)
+				} else {
+					merged[key] = v
+				}
+			}
+			if len(merged) > apikey.MaxMeta {
+				return apikey.Usagef("too many metadata entries (%d)", len(merged))
+			}
+			if jsonMap(merged) != jsonMap(k.Metadata) {
+				details["metadata"] = map[string]any{"from": k.Metadata, "to": merged}
+				k.Metadata = merged
+			}
+		}
+		if len(details) == 0 {
+			return nil
+		}
+		now := s.clock()
+		if _, err := tx.ExecContext(ctx, `UPDATE keys SET name = ?, expires_at = ?, scopes = ?, metadata = ?, updated_at = ? WHERE id = ?`,
+			k.Name, fmtTimePtr(k.ExpiresAt), jsonList(k.Scopes), jsonMap(k.Metadata), fmtTime(now), k.ID); err != nil {
+			return err
+		}
+		k.UpdatedAt = now
+		return addEvent(ctx, tx, now, actor, apikey.ActionKeyUpdate, &k.Company, &apikey.KeyRef{ID: k.ID, Name: k.Name}, details)
+	})
+	return k, err
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// RotateKey gives the key keyID a new secret. The old secret keeps working
+// for grace (0: it stops at once); secrets whose grace has ended are removed.
+func (s *Store) RotateKey(ctx context.Context, keyID string, m apikey.SecretMaterial, grace time.Duration, actor string) (apikey.Key, error) {
+	var k apikey.Key
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.id = ?`, keyID))
+		if err == sql.ErrNoRows {
+			return apikey.NotFoundf("key %q not found", keyID)
+		}
+		if err != nil {
+			return err
+		}
+		now := s.clock()
+		if _, err := tx.ExecContext(ctx, `DELETE FROM secrets WHERE key_id = ? AND expires_at IS NOT NULL AND expires_at <= ?`, k.ID, fmtTime(now)); err != nil {
+			return err
+		}
+		if grace <= 0 {
+			_, err = tx.ExecContext(ctx, `DELETE FROM secrets WHERE key_id = ? AND expires_at IS NULL`, k.ID)
+		} else {
+			// The old secret is not sealed any longer: only the current one
+			// can be revealed.
+			_, err = tx.ExecContext(ctx, `UPDATE secrets SET expires_at = ?, sealed = NULL WHERE key_id = ? AND expires_at IS NULL`, fmtTime(now.Add(grace)), k.ID)
+		}
+		if err != nil {
+			return err
+		}
+		if err := insertSecret(ctx, tx, k.ID, m, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE keys SET hint = ?, updated_at = ? WHERE id = ?`, m.Hint, fmtTime(now), k.ID); err != nil {
+			return err
+		}
+		details := map[string]any{"hint": m.Hint, "previous_hint": k.Hint}
+		if grace > 0 {
+			details["grace_until"] = now.Add(grace).Format(time.RFC3339)
+		}
+		k.Hint, k.UpdatedAt, k.Sealed = m.Hint, now, m.Sealed != nil
+		return addEvent(ctx, tx, now, actor, apikey.ActionKeyRotate, &k.Company, &apikey.KeyRef{ID: k.ID, Name: k.Name}, details)
+	})
+	return k, err
+}
+
+// DeleteKeys deletes the keys with the given ids, each recorded as key.delete.
+// When one of them is gone already, none is deleted.
+func (s *Store) DeleteKeys(ctx context.Context, ids []string, actor string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		keys := make([]apikey.Key, 0, len(ids))
+		for _, id := range ids {
+			k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.id = ?`, id))
+			if err == sql.ErrNoRows {
+				return apikey.NotFoundf("key %q not found", id).WithHint("was it deleted meanwhile?")
+			}
+			if err != nil {
+				return err
+			}
+			keys = append(keys, k)
+		}
+		return deleteKeys(ctx, tx, keys, actor, s.clock())
+	})
+}
+
+func deleteKeys(ctx context.Context, tx *sql.Tx, keys []apikey.Key, actor string, now time.Time) error {
+	for _, k := range keys {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM secrets WHERE key_id = ?`, k.ID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM keys WHERE id = ?`, k.ID); err != nil {
+			return err
+		}
+		if err := addEvent(ctx, tx, now, actor, apikey.ActionKeyDelete, &k.Company, &apikey.KeyRef{ID: k.ID, Name: k.Name}, map[string]any{"hint": k.Hint}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SealedSecret returns the sealed copy of the key's current secret and records
+// key.reveal, since printing a secret again is worth an audit line.
+func (s *Store) SealedSecret(ctx context.Context, keyID, actor string) ([]byte, error) {
+	var sealed []byte
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.id = ?`, keyID))
+		if err == sql.ErrNoRows {
+			return apikey.NotFoundf("key %q not found", keyID)
+		}
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRowContext(ctx, `SELECT sealed FROM secrets WHERE key_id = ? AND expires_at IS NULL AND sealed IS NOT NULL`, keyID).Scan(&sealed)
+		if err == sql.ErrNoRows {
+			return apikey.Usagef("the secret of key %s cannot be revealed", k.ID).WithHint("it was created without a master key; rotate it to get a new secret")
+		}
+		if err != nil {
+			return err
+		}
+		return addEvent(ctx, tx, s.clock(), actor, apikey.ActionKeyReveal, &k.Company, &apikey.KeyRef{ID: k.ID, Name: k.Name}, nil)
+	})
+	return sealed, err
+}
