@@ -65,12 +65,12 @@ file is --config FILE, else $APIKEY_CONFIG, else $XDG_CONFIG_HOME/apikey/config.
 	}
 	addOutputFlag(show.Flags(), &out)
 	path := &cobra.Command{
-		Use:     "path",
-		Short:   "Print the config file apikey reads",
-		Long:    "Print the path of the config file apikey reads. It need not exist; when it does not, only flags, environment and defaults apply.",
+		Use:   "path",
+		Short: "Print the config file apikey reads",
+		Long:  "Print the path of the config file apikey reads. It need not exist; when it does not, only flags, environment and defaults apply.",
 		Example: `  apikey config path
   $EDITOR "$(apikey config path)"`,
-		Args:    noArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := f.Config()
 			if err != nil {

@@ -59,6 +59,9 @@ func reportError(w io.Writer, err error, started bool) int {
 		return silent.code
 	}
 	msg := strings.Join(strings.Fields(err.Error()), " ")
+	if strings.HasPrefix(msg, "unknown command ") {
+		msg += ": see 'apikey --help'"
+	}
 	fmt.Fprintf(w, "apikey: %s\n", msg)
 	var de *apikey.Error
 	if !errors.As(err, &de) {

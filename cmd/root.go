@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"regexp"
+
 	"github.com/apikeyhq/apikey/internal/apikey"
 	"github.com/apikeyhq/apikey/internal/output"
 	"github.com/spf13/cobra"
@@ -36,7 +38,7 @@ trail, and answers whether a presented key is valid (verify, serve).`,
 	pf.String("actor", "", "who the audit trail records (default: config actor, else your user name)")
 	pf.Bool("no-input", false, "never prompt; fail where a prompt would be needed")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return apikey.Usagef("%s", err.Error()).WithHint("see '" + c.CommandPath() + " --help'")
+		return apikey.Usagef("%s", strconvJargon.ReplaceAllString(err.Error(), "")).WithHint("see '" + c.CommandPath() + " --help'")
 	})
 
 	root.AddGroup(&cobra.Group{ID: "keys", Title: "Keys:"}, &cobra.Group{ID: "companies", Title: "Companies and audit:"}, &cobra.Group{ID: "verify", Title: "Verification:"})
@@ -59,6 +61,11 @@ trail, and answers whether a presented key is valid (verify, serve).`,
 	root.AddCommand(NewCmdConfig(f), NewCmdVersion(f), NewCmdCompletion(f))
 	return root
 }
+
+// strconvJargon is what pflag leaves of strconv's errors in its messages:
+// `invalid argument "x" for "--limit" flag: strconv.ParseInt: parsing "x":
+// invalid syntax` reads better without the middle.
+var strconvJargon = regexp.MustCompile(`strconv\.Parse\w+: parsing "[^"]*": `)
 
 // addOutputFlag adds -o/--output to a command that prints records.
 func addOutputFlag(fs *pflag.FlagSet, p *string) {

@@ -117,4 +117,3 @@ func updateRun(ctx context.Context, opts *UpdateOptions) error {
 	}
 	return p.Key(f.IO.Out, k)
 }
-

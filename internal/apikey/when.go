@@ -49,6 +49,9 @@ func ParseWhen(s string, now time.Time) (time.Time, error) {
 		return t.UTC(), nil
 	}
 	d, err := ParseDuration(s)
+	if err != nil && durationPattern.MatchString(s) {
+		return time.Time{}, err
+	}
 	if err != nil {
 		return time.Time{}, Usagef("invalid time %q", s).WithHint("use a duration (90d, 12h, 2w) or a date (2027-01-31, RFC 3339)")
 	}

@@ -138,7 +138,7 @@ type jsonKeys struct {
 }
 
 func (j *jsonKeys) Write(k apikey.Key) error { return j.a.add(KeyView(k, j.p.Now)) }
-func (j *jsonKeys) Close() error            { return j.a.close() }
+func (j *jsonKeys) Close() error             { return j.a.close() }
 
 var keyCSV = []string{"id", "name", "status", "company", "company_id", "company_ref", "hint", "scopes", "metadata", "created_at", "created_by", "updated_at", "expires_at", "last_used_at"}
 
