@@ -38,8 +38,14 @@ func Run(args []string, ios *iostreams.IOStreams, env func(string) (string, bool
 	root.SetArgs(args)
 	// A first Ctrl-C cancels the command's context: a transaction under way
 	// rolls back and the store is left as it was.
+	// A second Ctrl-C ends the process at once: the first one unregisters the
+	// handler.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
