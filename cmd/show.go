@@ -85,11 +85,8 @@ func showRun(ctx context.Context, opts *ShowOptions) error {
 		if err != nil {
 			return err
 		}
-		sealed, err := st.SealedSecret(ctx, k.ID, actor)
+		sn.Secret, err = st.SealedSecret(ctx, k.ID, actor, func(sealed []byte) (string, error) { return sealer.Open(k.ID, sealed) })
 		if err != nil {
-			return err
-		}
-		if sn.Secret, err = sealer.Open(k.ID, sealed); err != nil {
 			return err
 		}
 		if p.Format != output.Table {
