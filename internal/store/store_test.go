@@ -312,3 +312,34 @@ func TestConcurrentOpenOfAFreshFile(t *testing.T) {
 		t.Errorf("LastChange = %d, want %d", got, n)
 	}
 }
+
+// TestOpenOddPaths: whatever the file is called, it is that file on disk
+// that holds the data (not a URI parameter, not an in-memory database).
+func TestOpenOddPaths(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, p := range []string{":memory:", "q?mode=memory.db", "h#1.db", "p%20c.db", "with space.db", "file:x.db", "ü.db", filepath.Join(dir, "abs?x#y.db")} {
+		st, err := store.Open(ctx, p)
+		if err != nil {
+			t.Errorf("Open(%q): %v", p, err)
+			continue
+		}
+		if _, err := st.CreateCompany(ctx, "Acme", "", "t"); err != nil {
+			t.Errorf("%q: %v", p, err)
+		}
+		st.Close()
+		if fi, err := os.Stat(p); err != nil || fi.Size() == 0 {
+			t.Errorf("%q is not the database on disk: %v", p, err)
+			continue
+		}
+		st, err = store.Open(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, err := st.ListCompanies(ctx)
+		st.Close()
+		if err != nil || len(cs) != 1 {
+			t.Errorf("%q after reopening: %d companies, %v", p, len(cs), err)
+		}
+	}
+}
