@@ -264,3 +264,19 @@ func TestBoolAndEnvName(t *testing.T) {
 		}
 	}
 }
+
+func TestDatabaseTildeIsHome(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "c.yaml", "db: ~/keys/apikey.db\n")
+	c, err := Load(p, envOf(map[string]string{"HOME": dir}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "keys", "apikey.db"); c.Get("db") != want {
+		t.Errorf("db = %q, want %q", c.Get("db"), want)
+	}
+	c, err = Load("", envOf(map[string]string{"HOME": dir, "APIKEY_DB": "~user/x.db"}), nil)
+	if err != nil || c.Get("db") != "~user/x.db" {
+		t.Errorf("~user is left alone: %q, %v", c.Get("db"), err)
+	}
+}
