@@ -340,13 +340,15 @@ func companyDeleteRun(ctx context.Context, opts *CompanyDeleteOptions) error {
 		keys += co.Keys
 		cos = append(cos, co)
 	}
+	what := plural(len(cos), "company", "companies")
+	if keys > 0 {
+		what += " and " + plural(keys, "key", "keys")
+	}
 	if opts.DryRun {
+		f.IO.ErrPrintf("Would delete %s (dry run: nothing was deleted).\n", what)
 		return p.Companies(f.IO.Out, cos)
 	}
-	summary := fmt.Sprintf("About to delete %s", plural(len(cos), "company", "companies"))
-	if keys > 0 {
-		summary += fmt.Sprintf(" and %s", plural(keys, "key", "keys"))
-	}
+	summary := "About to delete " + what
 	lines := make([]string, 0, len(cos))
 	for _, co := range cos {
 		lines = append(lines, fmt.Sprintf("%s  (%s, %s)", co.Name, co.ID, plural(co.Keys, "key", "keys")))

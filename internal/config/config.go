@@ -150,6 +150,12 @@ func Load(configFlag string, env Env, flags Flags) (*Config, error) {
 		}
 		c.values[s.Key] = val
 	}
+	// A config file is not expanded by a shell: `db: ~/apikey.db` would
+	// otherwise create a directory named "~" wherever apikey runs.
+	if db := c.values["db"]; db.Value == "~" || strings.HasPrefix(db.Value, "~/") {
+		db.Value = filepath.Join(home(env), db.Value[1:])
+		c.values["db"] = db
+	}
 	if c.FileUsed {
 		for _, k := range v.AllKeys() {
 			if v.InConfig(k) && !known[k] {

@@ -90,7 +90,9 @@ func dsn(path string, wal bool) string {
 	}
 	u := url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: q}
 	if !filepath.IsAbs(path) {
-		u = url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath(), RawQuery: q}
+		// "./" keeps a file named ":memory:" a file, not an in-memory
+		// database that would lose every write.
+		u = url.URL{Scheme: "file", Opaque: (&url.URL{Path: "./" + path}).EscapedPath(), RawQuery: q}
 	}
 	return u.String()
 }
