@@ -162,7 +162,7 @@ func NewCmdCompanyShow(f *Factory, runF func(context.Context, *CompanyShowOption
 			}
 			return companyShowRun(cmd.Context(), opts)
 		},
-		ValidArgsFunction: completeCompanies(f),
+		ValidArgsFunction: completeCompany(f),
 	}
 	addOutputFlag(c.Flags(), &opts.Output)
 	return c
@@ -229,7 +229,7 @@ func NewCmdCompanyUpdate(f *Factory, runF func(context.Context, *CompanyUpdateOp
 			}
 			return companyUpdateRun(cmd.Context(), opts)
 		},
-		ValidArgsFunction: completeCompanies(f),
+		ValidArgsFunction: completeCompany(f),
 	}
 	c.Flags().StringVar(&name, "name", "", "new name")
 	c.Flags().StringVar(&ref, "ref", "", `new ref ("" removes it)`)

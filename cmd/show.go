@@ -43,7 +43,7 @@ trail.`,
 			}
 			return showRun(cmd.Context(), opts)
 		},
-		ValidArgsFunction: completeKeys(f),
+		ValidArgsFunction: completeKey(f),
 	}
 	c.Flags().BoolVar(&opts.Reveal, "reveal", false, "print the secret (needs the master key)")
 	c.Flags().StringVar(&opts.Format, "format", "headers", "snippet format: headers, curl, env, http or json")
