@@ -45,6 +45,7 @@ func Run(args []string, ios *iostreams.IOStreams, env func(string) (string, bool
 	// rolls back and the store is left as it was.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	f.ctx = ctx
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
