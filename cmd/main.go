@@ -37,6 +37,11 @@ func Run(args []string, ios *iostreams.IOStreams, env func(string) (string, bool
 	defer f.Close()
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
+	// cobra writes help, usage and __complete answers to these; without them
+	// it would use the process's streams and bypass ios.
+	root.SetIn(ios.In)
+	root.SetOut(ios.Out)
+	root.SetErr(ios.ErrOut)
 	// A first Ctrl-C cancels the command's context: a transaction under way
 	// rolls back and the store is left as it was.
 	// A second Ctrl-C ends the process at once: the first one unregisters the
@@ -47,6 +52,7 @@ func Run(args []string, ios *iostreams.IOStreams, env func(string) (string, bool
 		<-ctx.Done()
 		stop()
 	}()
+	f.ctx = ctx
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK

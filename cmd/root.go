@@ -73,6 +73,7 @@ trail, and answers whether a presented key is valid (verify, serve).`,
 		root.AddCommand(c)
 	}
 	root.AddCommand(NewCmdConfig(f), NewCmdVersion(f), NewCmdCompletion(f))
+	registerFlagCompletions(root, f)
 	return root
 }
 

@@ -56,7 +56,7 @@ not change: use rotate for that.`,
 			}
 			return updateRun(cmd.Context(), opts)
 		},
-		ValidArgsFunction: completeKeys(f),
+		ValidArgsFunction: completeKey(f),
 	}
 	fl := c.Flags()
 	fl.StringVarP(&name, "name", "n", "", "new name")
