@@ -1,0 +1,274 @@
+package server
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/store"
+)
+
+// entry is what the server keeps of a secret the store knows: enough to judge
+// it at request time and to answer, with the answer's body encoded once.
+type entry struct {
+	keyID           string
+	companyID       string
+	status          apikey.Status
+	expiresAt       *time.Time // when the key expires
+	secretExpiresAt *time.Time // when an old secret's grace period ends
+	body            []byte     // the JSON answer of /v1/me and /v1/auth
+	nameHeader      string     // X-Apikey-Name, percent-encoded
+
+	// lastUsed is the Unix time in nanoseconds of the last accepted use, 0
+	// for none. Requests store it; the flusher writes it to the store.
+	lastUsed atomic.Int64
+	// evicted is set once the entry has left the cache (or never entered
+	// it): a use recorded after that goes to the pending uses instead, so
+	// that no use is lost between an eviction and the next flush.
+	evicted atomic.Bool
+	// flushed is the lastUsed value last handed to the store.
+	flushed atomic.Int64
+}
+
+func newEntry(p store.Presented) *entry {
+	k := p.Key
+	return &entry{
+		keyID:           k.ID,
+		companyID:       k.Company.ID,
+		status:          k.Status,
+		expiresAt:       k.ExpiresAt,
+		secretExpiresAt: p.SecretExpiresAt,
+		body:            meBody(k),
+		nameHeader:      headerSafe(k.Name),
+	}
+}
+
+// judge decides at request time, so that an expiry or the end of a grace
+// period takes effect at that instant even for a cached entry. The company
+// header must be the key's company id; a key of another company is refused
+// exactly as an unknown one.
+func (e *entry) judge(company string, now time.Time) apikey.Reason {
+	if company != "" && !strings.EqualFold(company, e.companyID) {
+		return apikey.ReasonInvalid
+	}
+	return apikey.Judge(apikey.Key{Status: e.status, ExpiresAt: e.expiresAt}, e.secretExpiresAt, "", now)
+}
+
+// usedResolution is how finely uses are recorded: a key used thousands of
+// times a second is written to memory at most once a second, which keeps
+// cores from fighting over the entry, and last_used_at only has to be right
+// to within a minute.
+const usedResolution = int64(time.Second)
+
+// markUsed records an accepted use at now.
+func (e *entry) markUsed(now int64, pending *usage) {
+	for {
+		old := e.lastUsed.Load()
+		if now < old+usedResolution {
+			return
+		}
+		if e.lastUsed.CompareAndSwap(old, now) {
+			break
+		}
+	}
+	// Paired with evict, which sets evicted before reading lastUsed: either
+	// the eviction sees this use or this sees the eviction (or both, which
+	// only records the use twice).
+	if e.evicted.Load() {
+		pending.add(e.keyID, now)
+	}
+}
+
+// evict takes the entry out of service and hands its last use over to
+// pending.
+func (e *entry) evict(pending *usage) {
+	e.evicted.Store(true)
+	if u := e.lastUsed.Load(); u > e.flushed.Load() {
+		pending.add(e.keyID, u)
+	}
+}
+
+// usage holds last-use times that are waiting to be written: those of
+// evicted entries and of failed flushes.
+type usage struct {
+	mu      sync.Mutex
+	pending map[string]int64
+}
+
+func (u *usage) add(keyID string, at int64) {
+	u.mu.Lock()
+	if u.pending == nil {
+		u.pending = map[string]int64{}
+	}
+	if at > u.pending[keyID] {
+		u.pending[keyID] = at
+	}
+	u.mu.Unlock()
+}
+
+func (u *usage) take() map[string]int64 {
+	u.mu.Lock()
+	p := u.pending
+	u.pending = nil
+	u.mu.Unlock()
+	return p
+}
+
+// ticket is what a cache miss carries to the store and back: an entry read
+// from the store is kept only if no invalidation happened meanwhile, since
+// the store may have answered from before the change.
+type ticket struct {
+	gen uint64
+	ok  bool
+}
+
+// cache maps the hashes of presented secrets to what the store said of them.
+// It is kept right by the watcher (see watch.go), which evicts what changed
+// and marks the cache fresh after each successful look at the store. When the
+// watcher has not looked for longer than freshFor, the cache is bypassed, so
+// a stuck watcher can never make a revoked key work.
+type cache struct {
+	mu      sync.RWMutex
+	gen     uint64
+	keys    map[apikey.Hash]*entry
+	unknown map[apikey.Hash]struct{} // secrets the store does not know
+
+	maxKeys, maxUnknown int
+	pending             *usage
+
+	base       time.Time    // monotonic origin of freshUntil
+	freshUntil atomic.Int64 // nanoseconds since base
+}
+
+func newCache(maxKeys, maxUnknown int, pending *usage) *cache {
+	return &cache{
+		keys:       map[apikey.Hash]*entry{},
+		unknown:    map[apikey.Hash]struct{}{},
+		maxKeys:    maxKeys,
+		maxUnknown: maxUnknown,
+		pending:    pending,
+		base:       time.Now(),
+	}
+}
+
+// clock is the monotonic time the freshness of the cache is measured in.
+func (c *cache) clock() int64 { return int64(time.Since(c.base)) }
+
+// freshen marks the cache as right as of a look at the store that began at
+// start (a clock value), for the next d.
+func (c *cache) freshen(start int64, d time.Duration) { c.freshUntil.Store(start + int64(d)) }
+
+// get looks a hash up. A nil entry and unknown false is a miss: ask the store,
+// then put the answer with the ticket.
+func (c *cache) get(h apikey.Hash) (e *entry, unknown bool, t ticket) {
+	if c.clock() >= c.freshUntil.Load() {
+		return nil, false, ticket{}
+	}
+	c.mu.RLock()
+	e = c.keys[h]
+	if e == nil {
+		_, unknown = c.unknown[h]
+	}
+	t = ticket{gen: c.gen, ok: true}
+	c.mu.RUnlock()
+	return e, unknown, t
+}
+
+// put keeps e for h unless the cache was invalidated since t was issued. It
+// returns the entry to use: the one already cached for h, if any, so that
+// uses of a key are counted in one place.
+func (c *cache) put(h apikey.Hash, e *entry, t ticket) *entry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !t.ok || t.gen != c.gen {
+		e.evicted.Store(true)
+		return e
+	}
+	if old := c.keys[h]; old != nil {
+		return old
+	}
+	if len(c.keys) >= c.maxKeys {
+		// Map iteration starts at a random place: this evicts a random
+		// entry, which is cheap and good enough for a cache that holds
+		// every key of most installations.
+		for oh, old := range c.keys {
+			delete(c.keys, oh)
+			old.evict(c.pending)
+			break
+		}
+	}
+	c.keys[h] = e
+	return e
+}
+
+// putUnknown remembers that the store does not know h, so that a client
+// repeating a deleted or rotated secret does not cost a read each time. The
+// set is bounded: when full it starts over, which keeps memory flat against
+// a flood of random secrets with valid checksums.
+func (c *cache) putUnknown(h apikey.Hash, t ticket) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !t.ok || t.gen != c.gen {
+		return
+	}
+	if len(c.unknown) >= c.maxUnknown {
+		clear(c.unknown)
+	}
+	c.unknown[h] = struct{}{}
+}
+
+// invalidate evicts the entries of the given keys and companies, forgets
+// every unknown secret (a new key or secret may have any of those hashes),
+// and voids the tickets of misses under way.
+func (c *cache) invalidate(keys, companies map[string]bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.unknown)
+	if len(keys) == 0 && len(companies) == 0 {
+		return
+	}
+	for h, e := range c.keys {
+		if keys[e.keyID] || companies[e.companyID] {
+			delete(c.keys, h)
+			e.evict(c.pending)
+		}
+	}
+}
+
+// invalidateAll empties the cache.
+func (c *cache) invalidateAll() {
+	c.mu.Lock()
+	old := c.keys
+	c.keys = map[apikey.Hash]*entry{}
+	c.unknown = map[apikey.Hash]struct{}{}
+	c.gen++
+	c.mu.Unlock()
+	for _, e := range old {
+		e.evict(c.pending)
+	}
+}
+
+// uses returns the last uses of cached entries that are newer than what was
+// last flushed, and marks them flushed. Only the flusher calls it.
+func (c *cache) uses(into map[string]int64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, e := range c.keys {
+		if u := e.lastUsed.Load(); u > e.flushed.Load() {
+			e.flushed.Store(u)
+			if u > into[e.keyID] {
+				into[e.keyID] = u
+			}
+		}
+	}
+}
+
+// size is the number of cached secrets and unknown secrets.
+func (c *cache) size() (known, unknown int) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.keys), len(c.unknown)
+}

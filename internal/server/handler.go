@@ -1,0 +1,205 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/output"
+)
+
+// Answers that do not depend on the key are encoded once. A refusal has the
+// same body whatever the endpoint, so that a gateway can pass it on.
+var (
+	refusals = map[apikey.Reason][]byte{}
+
+	notFoundBody    = []byte(`{"error":"not_found"}` + "\n")
+	notAllowedBody  = []byte(`{"error":"method_not_allowed"}` + "\n")
+	unavailableBody = []byte(`{"error":"unavailable"}` + "\n")
+	healthyBody     = []byte(`{"status":"ok"}` + "\n")
+	unhealthyBody   = []byte(`{"status":"unavailable"}` + "\n")
+
+	jsonType        = []string{"application/json"}
+	noStore         = []string{"no-store"}
+	bearerChallenge = []string{`Bearer realm="apikey"`}
+	getOnly         = []string{"GET, HEAD"}
+)
+
+func init() {
+	for _, r := range []apikey.Reason{apikey.ReasonMissingKey, apikey.ReasonMalformed, apikey.ReasonInvalid, apikey.ReasonInactive, apikey.ReasonExpired} {
+		refusals[r] = []byte(`{"error":"unauthorized","reason":"` + string(r) + `"}` + "\n")
+	}
+}
+
+// meJSON is the answer of /v1/me: the key and whose it is, nothing secret
+// and nothing that changes with use, so that it can be encoded once.
+type meJSON struct {
+	ID        string                `json:"id"`
+	Name      string                `json:"name"`
+	Company   output.CompanyRefJSON `json:"company"`
+	Scopes    []string              `json:"scopes"`
+	Metadata  map[string]string     `json:"metadata"`
+	ExpiresAt *time.Time            `json:"expires_at"`
+}
+
+func meBody(k apikey.Key) []byte {
+	v := output.KeyView(k, time.Time{})
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	// Encoding plain strings, slices and maps cannot fail.
+	_ = enc.Encode(meJSON{ID: v.ID, Name: v.Name, Company: v.Company, Scopes: v.Scopes, Metadata: v.Metadata, ExpiresAt: v.ExpiresAt})
+	return bytes.Clone(buf.Bytes())
+}
+
+// headerSafe makes a key name fit a header value: names are one printable
+// line of UTF-8, but bytes outside ASCII are read differently by different
+// proxies, so they (and %) are percent-encoded, as in a URL. An ASCII name
+// is sent as it is.
+func headerSafe(name string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 0x20 && c < 0x7f && c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+// Handler answers the endpoints of SPEC.md.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// outcome is what the request log says of a request.
+type outcome struct {
+	status int
+	reason apikey.Reason
+	keyID  string
+	err    error
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if s.inHandler != nil {
+		s.inHandler(r)
+	}
+	var o outcome
+	switch r.URL.Path {
+	case "/v1/me":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header()["Allow"] = getOnly
+			o.status = answer(w, http.StatusMethodNotAllowed, notAllowedBody)
+			break
+		}
+		o = s.authenticate(w, r, false)
+	case "/v1/auth":
+		// Gateways forward the client's method, whatever it is.
+		o = s.authenticate(w, r, true)
+	case "/healthz":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header()["Allow"] = getOnly
+			o.status = answer(w, http.StatusMethodNotAllowed, notAllowedBody)
+			break
+		}
+		if s.storeDown.Load() {
+			o.status = answer(w, http.StatusServiceUnavailable, unhealthyBody)
+		} else {
+			o.status = answer(w, http.StatusOK, healthyBody)
+		}
+	default:
+		o.status = answer(w, http.StatusNotFound, notFoundBody)
+	}
+	s.log.request(r, o, time.Since(start))
+}
+
+func answer(w http.ResponseWriter, status int, body []byte) int {
+	w.Header()["Content-Type"] = jsonType
+	w.WriteHeader(status)
+	w.Write(body)
+	return status
+}
+
+// authenticate answers /v1/me and /v1/auth.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, forwardAuth bool) outcome {
+	now := s.now()
+	e, reason, err := s.verify(r.Context(), presentedSecret(r, s.keyHeader), firstValue(r.Header[s.companyHeader]), now)
+	h := w.Header()
+	h["Cache-Control"] = noStore
+	switch {
+	case err != nil:
+		// The store could not be read: the key may well be good, so this
+		// is the server's failure, never a refusal.
+		return outcome{status: answer(w, http.StatusServiceUnavailable, unavailableBody), err: err}
+	case reason != apikey.ReasonNone:
+		h["Www-Authenticate"] = bearerChallenge
+		o := outcome{status: answer(w, http.StatusUnauthorized, refusals[reason]), reason: reason}
+		if e != nil {
+			o.keyID = e.keyID
+		}
+		return o
+	}
+	e.markUsed(now.UnixNano(), s.pending)
+	if forwardAuth {
+		h["X-Apikey-Id"] = []string{e.keyID}
+		h["X-Apikey-Name"] = []string{e.nameHeader}
+		h["X-Company-Id"] = []string{e.companyID}
+	}
+	return outcome{status: answer(w, http.StatusOK, e.body), keyID: e.keyID}
+}
+
+// presentedSecret is the key header's value, else the token of an
+// Authorization: Bearer header, else "".
+func presentedSecret(r *http.Request, keyHeader string) string {
+	if v := firstValue(r.Header[keyHeader]); v != "" {
+		return v
+	}
+	a := firstValue(r.Header["Authorization"])
+	if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		return strings.TrimLeft(a[7:], " ")
+	}
+	return ""
+}
+
+func firstValue(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+// verify judges a presented secret. A malformed one is refused by its
+// checksum without a look at the cache or the store.
+func (s *Server) verify(ctx context.Context, secret, company string, now time.Time) (*entry, apikey.Reason, error) {
+	if secret == "" {
+		return nil, apikey.ReasonMissingKey, nil
+	}
+	if apikey.CheckSecret(secret) != nil {
+		return nil, apikey.ReasonMalformed, nil
+	}
+	h := apikey.HashSecret(secret)
+	e, unknown, t := s.cache.get(h)
+	if unknown {
+		return nil, apikey.ReasonInvalid, nil
+	}
+	if e == nil {
+		p, found, err := s.store.LookupSecret(ctx, h)
+		if err != nil {
+			return nil, apikey.ReasonNone, err
+		}
+		if !found {
+			s.cache.putUnknown(h, t)
+			return nil, apikey.ReasonInvalid, nil
+		}
+		e = s.cache.put(h, newEntry(p), t)
+	}
+	return e, e.judge(company, now), nil
+}

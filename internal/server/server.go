@@ -1,0 +1,210 @@
+// Package server is apikey's HTTP verification endpoint: /v1/me for an API
+// that asks whose key it was given, /v1/auth for a gateway's forward-auth,
+// /healthz. Verifying never writes to the store: answers come from a cache
+// that a watcher keeps right by following the audit trail, and last-used
+// times are written in batches. docs/serve.md explains the mechanism.
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/textproto"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/store"
+)
+
+// Defaults of Options.
+const (
+	DefaultPollInterval    = 250 * time.Millisecond
+	DefaultFlushInterval   = 30 * time.Second
+	DefaultShutdownTimeout = 10 * time.Second
+	DefaultCacheSize       = 1 << 17
+	DefaultKeyHeader       = "X-Api-Key"
+	DefaultCompanyHeader   = "X-Company"
+
+	// MaxHeaderBytes bounds a request's header block; a larger one is
+	// answered 431 by net/http before any handler runs.
+	MaxHeaderBytes = 16 << 10
+)
+
+// Options configure a Server.
+type Options struct {
+	Store         *store.Store
+	Addr          string // host:port to listen on; port 0 picks a free one
+	KeyHeader     string // header carrying the key (default X-Api-Key)
+	CompanyHeader string // header carrying the company id (default X-Company)
+	Log           io.Writer
+	Now           func() time.Time // the clock keys are judged by (tests)
+
+	// PollInterval is how often the store's audit trail is checked for
+	// changes. The cache is bypassed when no check succeeded for three
+	// intervals, so a change takes effect within three intervals at worst.
+	PollInterval time.Duration
+	// FlushInterval is how often last-used times are written.
+	FlushInterval time.Duration
+	// ShutdownTimeout bounds how long requests under way may take to finish.
+	ShutdownTimeout time.Duration
+	// CacheSize bounds the number of secrets kept in memory.
+	CacheSize int
+}
+
+// Server answers verification requests for the keys of one store.
+type Server struct {
+	store         *store.Store
+	addr          string
+	keyHeader     string
+	companyHeader string
+	now           func() time.Time
+	poll          time.Duration
+	flushEvery    time.Duration
+	shutdown      time.Duration
+
+	cache   *cache
+	pending *usage
+	log     *requestLog
+
+	// seen is the sequence number of the last event the cache accounts
+	// for; -1 before the first look at the store.
+	seen atomic.Int64
+	// storeDown is set while the store cannot be read; /healthz says so.
+	storeDown atomic.Bool
+
+	mu sync.Mutex
+	ln net.Listener
+
+	// inHandler, when set, runs at the start of every request (tests).
+	inHandler func(*http.Request)
+}
+
+// New returns a server; Run (or Listen, then Run) starts it. Handler alone
+// also serves correctly, without the cache, since only Run watches the store.
+func New(o Options) *Server {
+	s := &Server{
+		store:         o.Store,
+		addr:          o.Addr,
+		keyHeader:     textproto.CanonicalMIMEHeaderKey(orDefault(o.KeyHeader, DefaultKeyHeader)),
+		companyHeader: textproto.CanonicalMIMEHeaderKey(orDefault(o.CompanyHeader, DefaultCompanyHeader)),
+		now:           o.Now,
+		poll:          o.PollInterval,
+		flushEvery:    o.FlushInterval,
+		shutdown:      o.ShutdownTimeout,
+		pending:       &usage{},
+		log:           newRequestLog(o.Log),
+	}
+	s.seen.Store(-1)
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.poll <= 0 {
+		s.poll = DefaultPollInterval
+	}
+	if s.flushEvery <= 0 {
+		s.flushEvery = DefaultFlushInterval
+	}
+	if s.shutdown <= 0 {
+		s.shutdown = DefaultShutdownTimeout
+	}
+	size := o.CacheSize
+	if size <= 0 {
+		size = DefaultCacheSize
+	}
+	s.cache = newCache(size, max(size/8, 1024), s.pending)
+	return s
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// Listen binds the server's address, so that Addr can tell a port picked by
+// the system before Run serves on it.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		var se *os.SyscallError
+		if errors.As(err, &se) {
+			err = se.Err
+		}
+		return apikey.Runtimef("cannot listen on %s: %v", s.addr, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the address the server listens on, once Listen succeeded.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return s.addr
+	}
+	return s.ln.Addr().String()
+}
+
+// Run serves until ctx is done, then shuts down gracefully: it stops
+// accepting, lets requests under way finish (for at most ShutdownTimeout),
+// and writes the last-used times still pending.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	// A first look at the store before serving, so that the cache works
+	// from the first request and a store that cannot be read is reported.
+	s.watchOnce(ctx)
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          log.New(errorLogWriter{s.log}, "", 0),
+	}
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { s.watch(bg) })
+	wg.Go(func() { s.flushLoop(bg) })
+	wg.Go(func() { s.log.flushLoop(bg) })
+
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(s.ln) }()
+	var err error
+	select {
+	case err = <-served:
+		err = apikey.Runtimef("serving on %s failed: %v", s.Addr(), err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), s.shutdown)
+		if serr := hs.Shutdown(sctx); serr != nil {
+			hs.Close()
+			err = apikey.Runtimef("requests still under way after %s were cut off", s.shutdown)
+		}
+		cancel()
+		<-served
+	}
+	stopBG()
+	wg.Wait()
+	fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if ferr := s.flush(fctx); ferr != nil && err == nil {
+		err = apikey.Runtimef("cannot write last-used times: %v", ferr)
+	}
+	s.log.flush()
+	return err
+}
