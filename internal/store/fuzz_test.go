@@ -20,7 +20,6 @@ func FuzzResolve(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer st.Close()
-	var keyIDs []string
 	for i, name := range []string{"Acme", "Müller GmbH", "100% _Co_", "O'Brien"} {
 		c, err := st.CreateCompany(ctx, name, []string{"B-1", "", "x%", "'; --"}[i], "fuzz")
 		if err != nil {
@@ -32,7 +31,6 @@ func FuzzResolve(f *testing.F) {
 			if _, err := st.CreateKey(ctx, NewKey{ID: id, Company: c.ID, Name: string(rune('a' + j)), Status: apikey.StatusActive, Secret: m, Actor: "fuzz"}); err != nil {
 				f.Fatal(err)
 			}
-			keyIDs = append(keyIDs, id)
 			f.Add(id[:4+j])
 		}
 		f.Add(name)
