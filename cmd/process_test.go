@@ -3,6 +3,7 @@ package cmd_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -276,15 +277,25 @@ func TestSecretsAtRest(t *testing.T) {
 	plain := newApikey(t)
 	sealed := &apikeyProc{t: t, dir: plain.dir, env: append(append([]string{}, plain.env...), "APIKEY_MASTER_KEY=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")}
 
-	// Hold the store open so that the WAL outlives each process and can be
-	// read too.
+	// Hold a connection to the store so that the WAL outlives each process
+	// and can be read too. (A pooled connection would be closed when idle,
+	// and the last process to close would remove the WAL.)
 	plain.must("company", "create", "Acme")
 	ctx := context.Background()
-	held, err := store.Open(ctx, plain.db())
+	db, err := sql.Open("sqlite", "file:"+plain.db()+"?_pragma=busy_timeout(15000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	held, err := db.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer held.Close()
+	var companies int
+	if err := held.QueryRowContext(ctx, `SELECT count(*) FROM companies`).Scan(&companies); err != nil || companies != 1 {
+		t.Fatalf("holding the store: %d companies, %v", companies, err)
+	}
 
 	var secrets, ids []string
 	issue := func(a *apikeyProc, args ...string) {
