@@ -182,11 +182,14 @@ func TestTerminal(t *testing.T) {
 	t.Run("list colours the status at a terminal", func(t *testing.T) {
 		h := newPtyHome(t, bin)
 		h.key("Acme", "billing sync")
-		s := h.start(nil, "list")
-		s.expect(`billing sync`)
-		s.expectExit(0)
-		if !regexp.MustCompile(`\x1b\[[0-9;]*m\s*active`).MatchString(s.raw()) {
-			t.Errorf("no colour on the status at a terminal:\n%q", s.raw())
+		// An empty NO_COLOR is no request (no-color.org).
+		for _, env := range [][]string{nil, {"NO_COLOR="}} {
+			s := h.start(env, "list")
+			s.expect(`billing sync`)
+			s.expectExit(0)
+			if !regexp.MustCompile(`\x1b\[[0-9;]*m\s*active`).MatchString(s.raw()) {
+				t.Errorf("%v: no colour on the status at a terminal:\n%q", env, s.raw())
+			}
 		}
 	})
 
