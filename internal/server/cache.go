@@ -154,16 +154,19 @@ func newCache(maxKeys, maxUnknown int, pending *usage) *cache {
 }
 
 // clock is the monotonic time the freshness of the cache is measured in.
-func (c *cache) clock() int64 { return int64(time.Since(c.base)) }
+func (c *cache) clock() int64 { return c.clockAt(time.Now()) }
+
+// clockAt is the clock at t, a reading of time.Now.
+func (c *cache) clockAt(t time.Time) int64 { return int64(t.Sub(c.base)) }
 
 // freshen marks the cache as right as of a look at the store that began at
 // start (a clock value), for the next d.
 func (c *cache) freshen(start int64, d time.Duration) { c.freshUntil.Store(start + int64(d)) }
 
-// get looks a hash up. A nil entry and unknown false is a miss: ask the store,
-// then put the answer with the ticket.
-func (c *cache) get(h apikey.Hash) (e *entry, unknown bool, t ticket) {
-	if c.clock() >= c.freshUntil.Load() {
+// get looks a hash up at now, a reading of time.Now. A nil entry and unknown
+// false is a miss: ask the store, then put the answer with the ticket.
+func (c *cache) get(h apikey.Hash, now time.Time) (e *entry, unknown bool, t ticket) {
+	if c.clockAt(now) >= c.freshUntil.Load() {
 		return nil, false, ticket{}
 	}
 	c.mu.RLock()

@@ -100,10 +100,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			o.status = answer(w, http.StatusMethodNotAllowed, notAllowedBody)
 			break
 		}
-		o = s.authenticate(w, r, false)
+		o = s.authenticate(w, r, start, false)
 	case "/v1/auth":
 		// Gateways forward the client's method, whatever it is.
-		o = s.authenticate(w, r, true)
+		o = s.authenticate(w, r, start, true)
 	case "/healthz":
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header()["Allow"] = getOnly
@@ -118,7 +118,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		o.status = answer(w, http.StatusNotFound, notFoundBody)
 	}
-	s.log.request(r, o, time.Since(start))
+	s.log.request(r, o, start, time.Since(start))
 }
 
 func answer(w http.ResponseWriter, status int, body []byte) int {
@@ -128,10 +128,15 @@ func answer(w http.ResponseWriter, status int, body []byte) int {
 	return status
 }
 
-// authenticate answers /v1/me and /v1/auth.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, forwardAuth bool) outcome {
-	now := s.now()
-	e, reason, err := s.verify(r.Context(), presentedSecret(r, s.keyHeader), firstValue(r.Header[s.companyHeader]), now)
+// authenticate answers /v1/me and /v1/auth. start is when the request came
+// in, read from the system's clock; keys are judged by s.now, which is that
+// clock unless a test set another.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, start time.Time, forwardAuth bool) outcome {
+	now := start
+	if s.now != nil {
+		now = s.now()
+	}
+	e, reason, err := s.verify(r.Context(), presentedSecret(r, s.keyHeader), firstValue(r.Header[s.companyHeader]), now, start)
 	h := w.Header()
 	h["Cache-Control"] = noStore
 	switch {
@@ -178,7 +183,7 @@ func firstValue(v []string) string {
 
 // verify judges a presented secret. A malformed one is refused by its
 // checksum without a look at the cache or the store.
-func (s *Server) verify(ctx context.Context, secret, company string, now time.Time) (*entry, apikey.Reason, error) {
+func (s *Server) verify(ctx context.Context, secret, company string, now, start time.Time) (*entry, apikey.Reason, error) {
 	if secret == "" {
 		return nil, apikey.ReasonMissingKey, nil
 	}
@@ -186,7 +191,7 @@ func (s *Server) verify(ctx context.Context, secret, company string, now time.Ti
 		return nil, apikey.ReasonMalformed, nil
 	}
 	h := apikey.HashSecret(secret)
-	e, unknown, t := s.cache.get(h)
+	e, unknown, t := s.cache.get(h, start)
 	if unknown {
 		return nil, apikey.ReasonInvalid, nil
 	}

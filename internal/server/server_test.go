@@ -602,7 +602,7 @@ func TestCacheRefusesAnswersOlderThanAnInvalidation(t *testing.T) {
 	c.freshen(c.clock(), time.Hour)
 	var h apikey.Hash
 	h[0] = 1
-	_, _, tk := c.get(h)
+	_, _, tk := c.get(h, time.Now())
 	c.invalidate(map[string]bool{"other": true}, nil)
 	e := c.put(h, &entry{keyID: "k"}, tk)
 	if known, _ := c.size(); known != 0 {
@@ -617,7 +617,7 @@ func TestCacheRefusesAnswersOlderThanAnInvalidation(t *testing.T) {
 	}
 	// Once the watcher stops vouching for the cache, it is bypassed.
 	c.freshen(c.clock()-int64(2*time.Hour), time.Hour)
-	if _, _, tk := c.get(h); tk.ok {
+	if _, _, tk := c.get(h, time.Now()); tk.ok {
 		t.Fatal("a cache nobody watches handed out a ticket")
 	}
 }
