@@ -11,37 +11,47 @@ import (
 )
 
 // entry is what the server keeps of a secret the store knows: enough to judge
-// it at request time and to answer, with the answer's body encoded once.
+// it at request time and to answer, with the answer's body encoded once. A
+// server may hold every key of an installation, so an entry is kept small:
+// the ids and the name header are taken from the body, where they appear
+// already, rather than held in strings of their own.
 type entry struct {
 	keyID           string
 	companyID       string
-	status          apikey.Status
+	active          bool
 	expiresAt       *time.Time // when the key expires
 	secretExpiresAt *time.Time // when an old secret's grace period ends
-	body            []byte     // the JSON answer of /v1/me and /v1/auth
+	body            string     // the JSON answer of /v1/me and /v1/auth
 	nameHeader      string     // X-Apikey-Name, percent-encoded
 
 	// lastUsed is the Unix time in nanoseconds of the last accepted use, 0
 	// for none. Requests store it; the flusher writes it to the store.
 	lastUsed atomic.Int64
+	// flushed is the lastUsed value last handed to the store.
+	flushed atomic.Int64
 	// evicted is set once the entry has left the cache (or never entered
 	// it): a use recorded after that goes to the pending uses instead, so
 	// that no use is lost between an eviction and the next flush.
 	evicted atomic.Bool
-	// flushed is the lastUsed value last handed to the store.
-	flushed atomic.Int64
 }
 
 func newEntry(p store.Presented) *entry {
 	k := p.Key
+	body := meBody(k)
+	within := func(s string) string {
+		if i := strings.Index(body, s); i >= 0 {
+			return body[i : i+len(s)]
+		}
+		return s
+	}
 	return &entry{
-		keyID:           k.ID,
-		companyID:       k.Company.ID,
-		status:          k.Status,
+		keyID:           within(k.ID),
+		companyID:       within(k.Company.ID),
+		active:          k.Status == apikey.StatusActive,
 		expiresAt:       k.ExpiresAt,
 		secretExpiresAt: p.SecretExpiresAt,
-		body:            meBody(k),
-		nameHeader:      headerSafe(k.Name),
+		body:            body,
+		nameHeader:      within(headerSafe(k.Name)),
 	}
 }
 
@@ -53,7 +63,11 @@ func (e *entry) judge(company string, now time.Time) apikey.Reason {
 	if company != "" && !strings.EqualFold(company, e.companyID) {
 		return apikey.ReasonInvalid
 	}
-	return apikey.Judge(apikey.Key{Status: e.status, ExpiresAt: e.expiresAt}, e.secretExpiresAt, "", now)
+	status := apikey.StatusInactive
+	if e.active {
+		status = apikey.StatusActive
+	}
+	return apikey.Judge(apikey.Key{Status: status, ExpiresAt: e.expiresAt}, e.secretExpiresAt, "", now)
 }
 
 // usedResolution is how finely uses are recorded: a key used thousands of

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -15,13 +16,13 @@ import (
 // Answers that do not depend on the key are encoded once. A refusal has the
 // same body whatever the endpoint, so that a gateway can pass it on.
 var (
-	refusals = map[apikey.Reason][]byte{}
+	refusals = map[apikey.Reason]string{}
 
-	notFoundBody    = []byte(`{"error":"not_found"}` + "\n")
-	notAllowedBody  = []byte(`{"error":"method_not_allowed"}` + "\n")
-	unavailableBody = []byte(`{"error":"unavailable"}` + "\n")
-	healthyBody     = []byte(`{"status":"ok"}` + "\n")
-	unhealthyBody   = []byte(`{"status":"unavailable"}` + "\n")
+	notFoundBody    = `{"error":"not_found"}` + "\n"
+	notAllowedBody  = `{"error":"method_not_allowed"}` + "\n"
+	unavailableBody = `{"error":"unavailable"}` + "\n"
+	healthyBody     = `{"status":"ok"}` + "\n"
+	unhealthyBody   = `{"status":"unavailable"}` + "\n"
 
 	jsonType        = []string{"application/json"}
 	noStore         = []string{"no-store"}
@@ -31,7 +32,7 @@ var (
 
 func init() {
 	for _, r := range []apikey.Reason{apikey.ReasonMissingKey, apikey.ReasonMalformed, apikey.ReasonInvalid, apikey.ReasonInactive, apikey.ReasonExpired} {
-		refusals[r] = []byte(`{"error":"unauthorized","reason":"` + string(r) + `"}` + "\n")
+		refusals[r] = `{"error":"unauthorized","reason":"` + string(r) + `"}` + "\n"
 	}
 }
 
@@ -46,14 +47,14 @@ type meJSON struct {
 	ExpiresAt *time.Time            `json:"expires_at"`
 }
 
-func meBody(k apikey.Key) []byte {
+func meBody(k apikey.Key) string {
 	v := output.KeyView(k, time.Time{})
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	// Encoding plain strings, slices and maps cannot fail.
 	_ = enc.Encode(meJSON{ID: v.ID, Name: v.Name, Company: v.Company, Scopes: v.Scopes, Metadata: v.Metadata, ExpiresAt: v.ExpiresAt})
-	return bytes.Clone(buf.Bytes())
+	return buf.String()
 }
 
 // headerSafe makes a key name fit a header value: names are one printable
@@ -62,6 +63,9 @@ func meBody(k apikey.Key) []byte {
 // is sent as it is.
 func headerSafe(name string) string {
 	const hex = "0123456789ABCDEF"
+	if !strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r >= 0x7f || r == '%' }) {
+		return name
+	}
 	var b strings.Builder
 	for i := 0; i < len(name); i++ {
 		c := name[i]
@@ -121,10 +125,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.log.request(r, o, start, time.Since(start))
 }
 
-func answer(w http.ResponseWriter, status int, body []byte) int {
+func answer(w http.ResponseWriter, status int, body string) int {
 	w.Header()["Content-Type"] = jsonType
 	w.WriteHeader(status)
-	w.Write(body)
+	io.WriteString(w, body)
 	return status
 }
 
