@@ -152,17 +152,17 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, start time
 		h["Www-Authenticate"] = bearerChallenge
 		o := outcome{status: answer(w, http.StatusUnauthorized, refusals[reason]), reason: reason}
 		if e != nil {
-			o.keyID = e.keyID
+			o.keyID = e.keyIDString()
 		}
 		return o
 	}
 	e.markUsed(now.UnixNano(), s.pending)
 	if forwardAuth {
-		h["X-Apikey-Id"] = []string{e.keyID}
-		h["X-Apikey-Name"] = []string{e.nameHeader}
-		h["X-Company-Id"] = []string{e.companyID}
+		h["X-Apikey-Id"] = []string{e.keyIDString()}
+		h["X-Apikey-Name"] = []string{e.nameHeader()}
+		h["X-Company-Id"] = []string{e.companyIDString()}
 	}
-	return outcome{status: answer(w, http.StatusOK, e.body), keyID: e.keyID}
+	return outcome{status: answer(w, http.StatusOK, e.body()), keyID: e.keyIDString()}
 }
 
 // presentedSecret is the key header's value, else the token of an

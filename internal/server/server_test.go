@@ -604,7 +604,7 @@ func TestCacheRefusesAnswersOlderThanAnInvalidation(t *testing.T) {
 	h[0] = 1
 	_, _, tk := c.get(h, time.Now())
 	c.invalidate(map[string]bool{"other": true}, nil)
-	e := c.put(h, &entry{keyID: "k"}, tk)
+	e := c.put(h, &entry{data: "k", keyID: span{0, 1}}, tk)
 	if known, _ := c.size(); known != 0 {
 		t.Fatal("a stale answer was cached")
 	}
