@@ -4,14 +4,16 @@
 // It seeds a store with -keys keys (or reuses one in -dir), starts
 // `apikey serve` on it, sends every secret once (which fills the server's
 // cache as traffic would, and is reported as the cold pass), then loads the
-// do-nothing server and apikey in turn with GET /v1/me and a random valid key
+// do-nothing server and apikey in turn (after a second of warm-up each) with GET /v1/me and a random valid key
 // over -conns keep-alive connections for -duration each, -rounds times. It
 // prints throughput, latency quantiles, non-2xx answers and each server's
 // peak resident memory (VmHWM), and checks the targets of the issue:
 // throughput at least 0.8 of the do-nothing server's, p99 at most 10 ms, peak
-// memory at most 150 MiB, no answer but 2xx.
+// memory at most 150 MiB, no answer but 2xx. Seeding goes through
+// store.CreateKey, one transaction per key: 100,000 keys take about two
+// minutes; -dir keeps them for the next run.
 //
-//	go run ./bench/serve -keys 100000 -conns 64 -duration 5s
+//	go run ./bench/serve -keys 100000 -conns 64 -duration 5s -rounds 3
 package main
 
 import (
@@ -27,6 +29,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -47,7 +50,7 @@ func main() {
 	keys := flag.Int("keys", 100000, "keys to seed")
 	conns := flag.Int("conns", 64, "concurrent connections")
 	duration := flag.Duration("duration", 5*time.Second, "load time per server and round")
-	rounds := flag.Int("rounds", 1, "rounds of do-nothing then apikey")
+	rounds := flag.Int("rounds", 3, "rounds of do-nothing then apikey")
 	dir := flag.String("dir", "", "work directory; a store seeded there before is reused (default: a new temporary one)")
 	bin := flag.String("apikey", "", "apikey binary (default: go build it)")
 	secretsFile := flag.String("secrets", "", "use this store's secrets, one per line (as bench/seed writes them) with -db")
@@ -152,28 +155,29 @@ func run(nkeys, conns int, duration time.Duration, rounds int, dir, bin, dbFile,
 	if len(valid) == 0 {
 		return fmt.Errorf("apikey serve accepted none of the %d secrets (see %s)", len(secrets), serveLog.Name())
 	}
-	logf("warming the do-nothing server")
+	// Both servers get a second of the same load before measuring, so that
+	// neither is measured while its runtime is still growing.
+	logf("warming both servers")
 	load(nothingAddr, path, header, valid, conns, time.Second)
+	load(apikeyAddr, path, header, valid, conns, time.Second)
 
 	type row struct {
 		name string
 		s    stats
 	}
 	var rows []row
-	var best struct{ nothing, apikey float64 }
-	var worst struct {
-		p99    time.Duration
-		non2xx int
-	}
+	var ratios []float64
+	var p99s []time.Duration
+	bad := 0
 	for r := range rounds {
 		logf("round %d: do-nothing server", r+1)
 		n := load(nothingAddr, path, header, valid, conns, duration)
 		logf("round %d: apikey serve", r+1)
 		a := load(apikeyAddr, path, header, valid, conns, duration)
 		rows = append(rows, row{"do-nothing", n}, row{"apikey serve", a})
-		best.nothing, best.apikey = max(best.nothing, n.rate()), max(best.apikey, a.rate())
-		worst.p99 = max(worst.p99, a.quantile(0.99))
-		worst.non2xx += a.non2xx + a.errors
+		ratios = append(ratios, a.rate()/n.rate())
+		p99s = append(p99s, a.quantile(0.99))
+		bad += a.non2xx + a.errors
 	}
 	apikeyPeak, err := peakRSS(serve.Process.Pid)
 	if err != nil {
@@ -200,7 +204,11 @@ func run(nkeys, conns int, duration time.Duration, rounds int, dir, bin, dbFile,
 	tw.Flush()
 	fmt.Printf("\npeak RSS: apikey serve %.1f MiB, do-nothing %.1f MiB\n\n", mib(apikeyPeak), mib(nothingPeak))
 
-	ratio := best.apikey / best.nothing
+	// On a shared machine one round can be disturbed; the median round is
+	// what is checked, and the spread is printed with it.
+	slices.Sort(ratios)
+	slices.Sort(p99s)
+	ratio, p99 := ratios[len(ratios)/2], p99s[len(p99s)/2]
 	check := func(ok bool, format string, args ...any) {
 		verdict := "met   "
 		if !ok {
@@ -208,10 +216,12 @@ func run(nkeys, conns int, duration time.Duration, rounds int, dir, bin, dbFile,
 		}
 		fmt.Printf("%s "+format+"\n", append([]any{verdict}, args...)...)
 	}
-	check(ratio >= targetRatio, "throughput %.2fx the do-nothing server (best round each; target >= %.1fx)", ratio, targetRatio)
-	check(worst.p99 <= targetP99, "p99 latency %s (worst round; target <= %s)", ms(worst.p99), ms(targetP99))
-	check(apikeyPeak <= targetMemory, "peak memory %.1f MiB (target <= %d MiB)", mib(apikeyPeak), targetMemory>>20)
-	check(worst.non2xx == 0, "%d non-2xx answers or errors under load (target 0)", worst.non2xx)
+	check(ratio >= targetRatio, "throughput %.2fx the do-nothing server's in the same round (median of %d, from %.2fx to %.2fx; target >= %.1fx)",
+		ratio, rounds, ratios[0], ratios[len(ratios)-1], targetRatio)
+	check(p99 <= targetP99, "p99 latency %s (median of %d rounds, from %s to %s; target <= %s)",
+		ms(p99), rounds, ms(p99s[0]), ms(p99s[len(p99s)-1]), ms(targetP99))
+	check(apikeyPeak <= targetMemory, "peak memory %.1f MiB, cold pass included (target <= %d MiB)", mib(apikeyPeak), targetMemory>>20)
+	check(bad == 0, "%d non-2xx answers or errors under load (target 0)", bad)
 	return nil
 }
 
