@@ -12,12 +12,17 @@ import (
 // NewCmdCompany groups the company commands.
 func NewCmdCompany(f *Factory) *cobra.Command {
 	c := &cobra.Command{
-		Use:     "company <command>",
+		Use:     "company COMMAND",
 		Aliases: []string{"companies"},
 		Short:   "Manage the companies that own keys",
 		Long: `A company is a customer of your service. Its id is the value of the company
 header that its API clients send. A COMPANY argument is an id, a unique id
 prefix, a name (any case) or a ref.`,
+		Example: `  apikey company create "PLAN PRUEBA II" --ref 273-542-26244
+  apikey company list
+  apikey company show 273-542-26244
+  apikey company update "PLAN PRUEBA II" --name "PLAN PRUEBA III"
+  apikey company delete "PLAN PRUEBA III" --cascade`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
@@ -157,7 +162,7 @@ func NewCmdCompanyShow(f *Factory, runF func(context.Context, *CompanyShowOption
 			}
 			return companyShowRun(cmd.Context(), opts)
 		},
-		ValidArgsFunction: completeCompanies(f),
+		ValidArgsFunction: completeCompany(f),
 	}
 	addOutputFlag(c.Flags(), &opts.Output)
 	return c
@@ -224,7 +229,7 @@ func NewCmdCompanyUpdate(f *Factory, runF func(context.Context, *CompanyUpdateOp
 			}
 			return companyUpdateRun(cmd.Context(), opts)
 		},
-		ValidArgsFunction: completeCompanies(f),
+		ValidArgsFunction: completeCompany(f),
 	}
 	c.Flags().StringVar(&name, "name", "", "new name")
 	c.Flags().StringVar(&ref, "ref", "", `new ref ("" removes it)`)
@@ -340,13 +345,15 @@ func companyDeleteRun(ctx context.Context, opts *CompanyDeleteOptions) error {
 		keys += co.Keys
 		cos = append(cos, co)
 	}
+	what := plural(len(cos), "company", "companies")
+	if keys > 0 {
+		what += " and " + plural(keys, "key", "keys")
+	}
 	if opts.DryRun {
+		f.IO.ErrPrintf("Would delete %s (dry run: nothing was deleted).\n", what)
 		return p.Companies(f.IO.Out, cos)
 	}
-	summary := fmt.Sprintf("About to delete %s", plural(len(cos), "company", "companies"))
-	if keys > 0 {
-		summary += fmt.Sprintf(" and %s", plural(keys, "key", "keys"))
-	}
+	summary := "About to delete " + what
 	lines := make([]string, 0, len(cos))
 	for _, co := range cos {
 		lines = append(lines, fmt.Sprintf("%s  (%s, %s)", co.Name, co.ID, plural(co.Keys, "key", "keys")))

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"os"
 	"strings"
 	"time"
 
@@ -56,16 +57,48 @@ key ids (with their names) and company names and refs from your database.`,
 // completionTimeout bounds how long a Tab press may wait for the database.
 const completionTimeout = 2 * time.Second
 
-// completeKeys completes key ids, with name and company as the description.
-// Secrets are never read, only ids, names and hints.
+// completionStore opens the store for a completion, honouring --db, --config
+// and the environment on the line being completed (cobra's __complete does
+// not run PersistentPreRunE). A database that does not exist yet is not
+// created by pressing Tab: there is nothing to complete from it.
+func completionStore(ctx context.Context, f *Factory, cmd *cobra.Command) (*store.Store, bool) {
+	f.bindFlags(cmd)
+	cfg, err := f.Config()
+	if err != nil {
+		return nil, false
+	}
+	if _, err := os.Stat(cfg.Get("db")); err != nil {
+		return nil, false
+	}
+	st, err := f.Store(ctx)
+	if err != nil {
+		return nil, false
+	}
+	return st, true
+}
+
+// completeKey completes the one KEY argument of show, rotate, update and
+// history; once it is given there is nothing more to complete.
+func completeKey(f *Factory) cobra.CompletionFunc {
+	keys := completeKeys(f)
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return keys(cmd, args, toComplete)
+	}
+}
+
+// completeKeys completes key ids, with name, company and status as the
+// description, leaving out those already on the line. Secrets are never
+// read, only what `list` shows.
 func completeKeys(f *Factory) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		ctx, cancel := context.WithTimeout(context.Background(), completionTimeout)
 		defer cancel()
-		f.bindFlags(cmd)
-		st, err := f.Store(ctx)
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+		st, ok := completionStore(ctx, f, cmd)
+		if !ok {
+			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		taken := map[string]bool{}
 		for _, a := range args {
@@ -73,11 +106,12 @@ func completeKeys(f *Factory) cobra.CompletionFunc {
 		}
 		var out []cobra.Completion
 		prefix := strings.ToLower(toComplete)
-		_ = st.EachKey(ctx, store.KeyFilter{Now: f.Now()}, func(k apikey.Key) error {
+		now := f.Now()
+		_ = st.EachKey(ctx, store.KeyFilter{Now: now}, func(k apikey.Key) error {
 			if strings.HasPrefix(k.ID, prefix) && !taken[k.ID] {
-				out = append(out, cobra.CompletionWithDesc(k.ID, k.Name+" ("+k.Company.Name+", "+string(k.EffectiveStatus(f.Now()))+")"))
+				out = append(out, cobra.CompletionWithDesc(k.ID, k.Name+" ("+k.Company.Name+", "+string(k.EffectiveStatus(now))+")"))
 			}
-			if len(out) >= 1000 {
+			if len(out) >= maxCompletions {
 				return context.Canceled
 			}
 			return nil
@@ -86,23 +120,46 @@ func completeKeys(f *Factory) cobra.CompletionFunc {
 	}
 }
 
-// completeCompanies completes company names and refs.
+// maxCompletions caps what a Tab press lists: past that, a shell's menu is
+// no help, and the user types a few more characters of the id.
+const maxCompletions = 1000
+
+// completeCompany completes the one COMPANY argument of company show and
+// company update.
+func completeCompany(f *Factory) cobra.CompletionFunc {
+	companies := completeCompanies(f)
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		return companies(cmd, args, toComplete)
+	}
+}
+
+// completeCompanies completes company names and refs, with the other and the
+// key count as the description.
 func completeCompanies(f *Factory) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		ctx, cancel := context.WithTimeout(context.Background(), completionTimeout)
 		defer cancel()
-		f.bindFlags(cmd)
-		st, err := f.Store(ctx)
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+		st, ok := completionStore(ctx, f, cmd)
+		if !ok {
+			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		cs, err := st.ListCompanies(ctx)
 		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveError
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		taken := map[string]bool{}
+		for _, a := range args {
+			taken[strings.ToLower(a)] = true
 		}
 		lower := strings.ToLower(toComplete)
 		var out []cobra.Completion
 		for _, c := range cs {
+			if taken[strings.ToLower(c.Name)] || (c.Ref != "" && taken[strings.ToLower(c.Ref)]) {
+				continue
+			}
 			desc := plural(c.Keys, "key", "keys")
 			if strings.HasPrefix(strings.ToLower(c.Name), lower) {
 				d := desc
@@ -116,5 +173,30 @@ func completeCompanies(f *Factory) cobra.CompletionFunc {
 			}
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// registerFlagCompletions completes, on every command, the flags whose values
+// are the same everywhere: -o/--output, --status, and --company where a
+// command did not register its own.
+func registerFlagCompletions(c *cobra.Command, f *Factory) {
+	fixed := func(values ...string) cobra.CompletionFunc {
+		return cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp)
+	}
+	byFlag := map[string]cobra.CompletionFunc{
+		"output":  fixed("table", "json", "csv"),
+		"status":  fixed(string(apikey.StatusActive), string(apikey.StatusInactive), string(apikey.StatusExpired)),
+		"company": completeCompanies(f),
+	}
+	for name, fn := range byFlag {
+		if c.LocalNonPersistentFlags().Lookup(name) == nil {
+			continue
+		}
+		if _, ok := c.GetFlagCompletionFunc(name); !ok {
+			_ = c.RegisterFlagCompletionFunc(name, fn)
+		}
+	}
+	for _, sub := range c.Commands() {
+		registerFlagCompletions(sub, f)
 	}
 }

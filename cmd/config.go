@@ -11,11 +11,26 @@ import (
 // NewCmdConfig groups `config show` and `config path`.
 func NewCmdConfig(f *Factory) *cobra.Command {
 	c := &cobra.Command{
-		Use:   "config <command>",
+		Use:   "config COMMAND",
 		Short: "Show the effective configuration",
-		Long: `Settings come from flags, then APIKEY_* environment variables (APIKEY_ and the
-key in upper case, "." as "_"), then the config file, then defaults. The config
-file is --config FILE, else $APIKEY_CONFIG, else $XDG_CONFIG_HOME/apikey/config.yaml.`,
+		Long: `Settings come from flags, then environment variables, then the config file,
+then defaults. The variable of a setting is APIKEY_ followed by its key in
+upper case with dots as underscores: APIKEY_DB, APIKEY_HEADERS_COMPANY.
+The config file is --config FILE, else $APIKEY_CONFIG, else
+$XDG_CONFIG_HOME/apikey/config.yaml.
+
+A config file sets any of db, key_prefix, headers.key, headers.company, actor,
+api_url, serve.addr, no_input and accessible. For example:
+
+    db: /var/lib/apikey/apikey.db
+    key_prefix: acme
+    api_url: https://api.example.com
+    headers:
+      key: X-Api-Key
+      company: X-Company`,
+		Example: `  apikey config show
+  apikey config path
+  APIKEY_DB=/tmp/test.db apikey config show`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
@@ -65,12 +80,12 @@ file is --config FILE, else $APIKEY_CONFIG, else $XDG_CONFIG_HOME/apikey/config.
 	}
 	addOutputFlag(show.Flags(), &out)
 	path := &cobra.Command{
-		Use:     "path",
-		Short:   "Print the config file apikey reads",
-		Long:    "Print the path of the config file apikey reads. It need not exist; when it does not, only flags, environment and defaults apply.",
+		Use:   "path",
+		Short: "Print the config file apikey reads",
+		Long:  "Print the path of the config file apikey reads. It need not exist; when it does not, only flags, environment and defaults apply.",
 		Example: `  apikey config path
   $EDITOR "$(apikey config path)"`,
-		Args:    noArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := f.Config()
 			if err != nil {

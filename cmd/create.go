@@ -40,9 +40,15 @@ sealed copy that 'show --reveal' can open).
 
 At a terminal, what is missing is asked for: the company (picked from a list),
 the name and the status. In scripts, give --company and --name.`,
-		Example: `  apikey create --company "PLAN PRUEBA II" --name "PRUEBA 1"
-  apikey create --company Acme --create-company --name "first key" --expires 90d --scope invoices:read
-  apikey create --company Acme --name ci -o json | jq -r .key
+		Example: `  # at a terminal: pick the company, type the name, choose the status
+  apikey create
+
+  apikey create --company "PLAN PRUEBA II" --name "PRUEBA 1"
+  apikey create --company Acme --create-company --name "billing sync" --expires 90d --scope invoices:read
+  apikey create --company Acme --name staging --inactive --meta env=staging --meta owner=ops@acme.example
+
+  # in CI: keep the secret out of the log, store it where the client reads it
+  apikey create --company Acme --name ci -o json | jq -r .key > acme-ci.key
   apikey create --company Acme --name shop --format curl`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -31,6 +31,8 @@ type Factory struct {
 	flags      config.Flags
 	cfg        *config.Config
 	st         *store.Store
+	// ctx is cancelled by Ctrl-C; a prompt that is open then gives up.
+	ctx context.Context
 	// started is set once flags and arguments are parsed: an error without a
 	// kind before that is a usage error of cobra's.
 	started bool
@@ -38,9 +40,9 @@ type Factory struct {
 
 // NewFactory returns a Factory over the given streams and environment.
 func NewFactory(ios *iostreams.IOStreams, env config.Env) *Factory {
-	f := &Factory{IO: ios, Env: env, Now: time.Now}
+	f := &Factory{IO: ios, Env: env, Now: time.Now, ctx: context.Background()}
 	f.Prompter = func() prompt.Prompter {
-		return prompt.New(f.IO.In, f.IO.ErrOut, f.IO.Accessible())
+		return prompt.New(f.ctx, f.IO.In, f.IO.ErrOut, f.IO.Accessible())
 	}
 	return f
 }

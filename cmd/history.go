@@ -45,7 +45,7 @@ named by id, id prefix or former name.`,
 			}
 			return historyRun(cmd.Context(), opts)
 		},
-		ValidArgsFunction: completeKeys(f),
+		ValidArgsFunction: completeKey(f),
 	}
 	c.Flags().StringVarP(&opts.Company, "company", "c", "", "only events of this company")
 	c.Flags().IntVar(&opts.Limit, "limit", 50, "at most this many events (0: all)")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -36,10 +37,22 @@ func Run(args []string, ios *iostreams.IOStreams, env func(string) (string, bool
 	defer f.Close()
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
+	// cobra writes help, usage and __complete answers to these; without them
+	// it would use the process's streams and bypass ios.
+	root.SetIn(ios.In)
+	root.SetOut(ios.Out)
+	root.SetErr(ios.ErrOut)
 	// A first Ctrl-C cancels the command's context: a transaction under way
 	// rolls back and the store is left as it was.
+	// A second Ctrl-C ends the process at once: the first one unregisters the
+	// handler.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	f.ctx = ctx
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
@@ -53,12 +66,26 @@ type silentError struct{ code int }
 
 func (e silentError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
+// secretLike matches what may be a secret pasted where a key id, a name or a
+// command was expected (apikey show ak_..., apikey verify ak_...): an
+// underscore and 40 or more base62 characters. Ids have dashes and never match.
+var secretLike = regexp.MustCompile(`_[0-9A-Za-z]{40,}`)
+
+// redactSecrets masks anything secret-like in an error message down to its
+// hint, since error messages end up in logs and CI output.
+func redactSecrets(s string) string {
+	return secretLike.ReplaceAllStringFunc(s, func(m string) string { return m[:5] + "…" + m[len(m)-4:] })
+}
+
 func reportError(w io.Writer, err error, started bool) int {
 	var silent silentError
 	if errors.As(err, &silent) {
 		return silent.code
 	}
-	msg := strings.Join(strings.Fields(err.Error()), " ")
+	msg := redactSecrets(strings.Join(strings.Fields(err.Error()), " "))
+	if strings.HasPrefix(msg, "unknown command ") {
+		msg += ": see 'apikey --help'"
+	}
 	fmt.Fprintf(w, "apikey: %s\n", msg)
 	var de *apikey.Error
 	if !errors.As(err, &de) {

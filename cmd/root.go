@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"errors"
+
 	"github.com/apikeyhq/apikey/internal/apikey"
 	"github.com/apikeyhq/apikey/internal/output"
 	"github.com/spf13/cobra"
@@ -36,7 +38,21 @@ trail, and answers whether a presented key is valid (verify, serve).`,
 	pf.String("actor", "", "who the audit trail records (default: config actor, else your user name)")
 	pf.Bool("no-input", false, "never prompt; fail where a prompt would be needed")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return apikey.Usagef("%s", err.Error()).WithHint("see '" + c.CommandPath() + " --help'")
+		help := "see '" + c.CommandPath() + " --help'"
+		// pflag's message for a bad value ends in the Go parser's error
+		// (strconv.ParseInt: parsing "x": invalid syntax): say it plainly.
+		var bad *pflag.InvalidValueError
+		if errors.As(err, &bad) {
+			hint := help
+			switch bad.GetFlag().Value.Type() {
+			case "int":
+				hint = "give a whole number"
+			case "bool":
+				hint = "use true or false"
+			}
+			return apikey.Usagef("invalid value %q for --%s", bad.GetValue(), bad.GetFlag().Name).WithHint(hint)
+		}
+		return apikey.Usagef("%s", err.Error()).WithHint(help)
 	})
 
 	root.AddGroup(&cobra.Group{ID: "keys", Title: "Keys:"}, &cobra.Group{ID: "companies", Title: "Companies and audit:"}, &cobra.Group{ID: "verify", Title: "Verification:"})
@@ -57,6 +73,7 @@ trail, and answers whether a presented key is valid (verify, serve).`,
 		root.AddCommand(c)
 	}
 	root.AddCommand(NewCmdConfig(f), NewCmdVersion(f), NewCmdCompletion(f))
+	registerFlagCompletions(root, f)
 	return root
 }
 

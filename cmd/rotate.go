@@ -38,7 +38,7 @@ name, company and settings. The old secret stops working at once, or, with
 			}
 			return rotateRun(cmd.Context(), opts)
 		},
-		ValidArgsFunction: completeKeys(f),
+		ValidArgsFunction: completeKey(f),
 	}
 	c.Flags().StringVar(&opts.Grace, "grace", "0", "how long the old secret keeps working (e.g. 24h, 7d)")
 	c.Flags().StringVar(&opts.Format, "format", "headers", "snippet format: headers, curl, env, http or json")

@@ -30,7 +30,11 @@ by its hint. --reveal prints the secret itself; it needs the master key
 trail.`,
 		Example: `  apikey show 3f2a
   apikey show 3f2a --format curl
-  APIKEY_MASTER_KEY=... apikey show 3f2a --reveal --format env`,
+  apikey show 3f2a -o json | jq '{status, expires_at, last_used_at}'
+
+  # with the master key the secret was sealed under
+  export APIKEY_MASTER_KEY="$(cat /etc/apikey/master.key)"
+  apikey show 3f2a --reveal --format env > .env`,
 		Args: exactArgs(1, "key"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Key = args[0]
@@ -39,7 +43,7 @@ trail.`,
 			}
 			return showRun(cmd.Context(), opts)
 		},
-		ValidArgsFunction: completeKeys(f),
+		ValidArgsFunction: completeKey(f),
 	}
 	c.Flags().BoolVar(&opts.Reveal, "reveal", false, "print the secret (needs the master key)")
 	c.Flags().StringVar(&opts.Format, "format", "headers", "snippet format: headers, curl, env, http or json")
@@ -85,11 +89,8 @@ func showRun(ctx context.Context, opts *ShowOptions) error {
 		if err != nil {
 			return err
 		}
-		sealed, err := st.SealedSecret(ctx, k.ID, actor)
+		sn.Secret, err = st.SealedSecret(ctx, k.ID, actor, func(sealed []byte) (string, error) { return sealer.Open(k.ID, sealed) })
 		if err != nil {
-			return err
-		}
-		if sn.Secret, err = sealer.Open(k.ID, sealed); err != nil {
 			return err
 		}
 		if p.Format != output.Table {

@@ -25,7 +25,7 @@ var (
 		use:     "enable KEY...",
 		short:   "Switch keys on",
 		long:    "Switch keys on. A key already active is left as it is; that is not an error.",
-		example: "  apikey enable 3f2a\n  apikey list --company Acme --status inactive -o json | jq -r '.[].id' | xargs apikey enable",
+		example: "  apikey enable 3f2a\n  apikey list --company Acme --status inactive -o json | jq -r '.[].id' | xargs -r apikey enable",
 		change:  store.Enable,
 	}
 	disableVerb = statusVerb{

@@ -56,7 +56,7 @@ not change: use rotate for that.`,
 			}
 			return updateRun(cmd.Context(), opts)
 		},
-		ValidArgsFunction: completeKeys(f),
+		ValidArgsFunction: completeKey(f),
 	}
 	fl := c.Flags()
 	fl.StringVarP(&name, "name", "n", "", "new name")
@@ -117,4 +117,3 @@ func updateRun(ctx context.Context, opts *UpdateOptions) error {
 	}
 	return p.Key(f.IO.Out, k)
 }
-

@@ -37,9 +37,10 @@ database. With --company, a key of another company is refused as invalid.
 
 Exit status 0: valid; 4: not valid, with the reason (malformed, invalid,
 inactive, expired, missing_key). Verification never writes to the database.`,
-		Example: `  echo "$KEY" | apikey verify
+		Example: `  printf '%s' "$KEY" | apikey verify
   APIKEY_KEY="$KEY" apikey verify --company 23aee342-eccd-4fed-8553-7eb6092cea70 -o json
-  if apikey verify < key.txt >/dev/null 2>&1; then echo ok; fi`,
+  apikey verify -o json < acme-ci.key | jq -r '.reason // .key.name'
+  if apikey verify < acme-ci.key >/dev/null 2>&1; then echo "key accepted"; fi`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {

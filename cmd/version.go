@@ -32,7 +32,7 @@ func NewCmdVersion(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:     "version",
 		Short:   "Print the version of apikey",
-		Example: "  apikey version",
+		Example: "  apikey version\n  apikey version | awk '{print $2}'",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, d := commit, date

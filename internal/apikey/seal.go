@@ -60,7 +60,9 @@ func (s *Sealer) Open(keyID string, sealed []byte) (string, error) {
 	}
 	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], []byte(keyID))
 	if err != nil {
-		return "", Runtimef("cannot open the sealed copy of this key").WithHint("was it sealed with another master key?")
+		// Almost always a master key other than the one the key was sealed
+		// under: a value the user gave, so a usage error.
+		return "", Usagef("cannot open the sealed copy of this key").WithHint("was it sealed with another master key?")
 	}
 	return string(plain), nil
 }

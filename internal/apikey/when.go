@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-var durationPattern = regexp.MustCompile(`^([0-9]{1,9})(s|m|h|d|w|y)$`)
+var durationPattern = regexp.MustCompile(`^([0-9]+)(s|m|h|d|w|y)$`)
 
 var durationUnits = map[string]time.Duration{
 	"s": time.Second,
@@ -22,9 +22,9 @@ var durationUnits = map[string]time.Duration{
 // Go duration (1h30m). Negative durations are refused.
 func ParseDuration(s string) (time.Duration, error) {
 	if m := durationPattern.FindStringSubmatch(s); m != nil {
-		n, _ := strconv.ParseInt(m[1], 10, 64)
+		n, err := strconv.ParseInt(m[1], 10, 64)
 		unit := durationUnits[m[2]]
-		if n > math.MaxInt64/int64(unit) {
+		if err != nil || n > math.MaxInt64/int64(unit) {
 			return 0, Usagef("duration %q is too long", s)
 		}
 		return time.Duration(n) * unit, nil
@@ -49,7 +49,13 @@ func ParseWhen(s string, now time.Time) (time.Time, error) {
 		return t.UTC(), nil
 	}
 	d, err := ParseDuration(s)
+	if err != nil && durationPattern.MatchString(s) {
+		return time.Time{}, err
+	}
 	if err != nil {
+		if durationPattern.MatchString(s) { // well formed, only too long
+			return time.Time{}, err
+		}
 		return time.Time{}, Usagef("invalid time %q", s).WithHint("use a duration (90d, 12h, 2w) or a date (2027-01-31, RFC 3339)")
 	}
 	t := now.Add(d)

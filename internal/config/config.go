@@ -139,7 +139,9 @@ func Load(configFlag string, env Env, flags Flags) (*Config, error) {
 		val := Value{Key: s.Key}
 		if fv, ok := flagValue(flags, s.Flag); ok {
 			val.Value, val.Source, val.Origin = fv, SourceFlag, "--"+s.Flag
-		} else if ev, ok := env(EnvName(s.Key)); ok {
+		} else if ev, ok := env(EnvName(s.Key)); ok && ev != "" {
+			// An empty variable counts as unset, as for APIKEY_CONFIG:
+			// `APIKEY_DB= apikey list` means the default, not an error.
 			val.Value, val.Source, val.Origin = ev, SourceEnv, EnvName(s.Key)
 		} else if c.FileUsed && v.InConfig(s.Key) {
 			val.Value, val.Source, val.Origin = v.GetString(s.Key), SourceFile, c.File
@@ -147,6 +149,12 @@ func Load(configFlag string, env Env, flags Flags) (*Config, error) {
 			val.Value, val.Source = defaults[s.Key], SourceDefault
 		}
 		c.values[s.Key] = val
+	}
+	// A config file is not expanded by a shell: `db: ~/apikey.db` would
+	// otherwise create a directory named "~" wherever apikey runs.
+	if db := c.values["db"]; db.Value == "~" || strings.HasPrefix(db.Value, "~/") {
+		db.Value = filepath.Join(home(env), db.Value[1:])
+		c.values["db"] = db
 	}
 	if c.FileUsed {
 		for _, k := range v.AllKeys() {

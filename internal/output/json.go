@@ -61,12 +61,12 @@ type IssuedKeyJSON struct {
 
 // EventJSON is an entry of the audit trail.
 type EventJSON struct {
-	At      time.Time        `json:"at"`
-	Actor   string           `json:"actor"`
-	Action  string           `json:"action"`
-	Company *EventRefJSON    `json:"company"`
-	Key     *EventRefJSON    `json:"key"`
-	Details map[string]any   `json:"details"`
+	At      time.Time      `json:"at"`
+	Actor   string         `json:"actor"`
+	Action  string         `json:"action"`
+	Company *EventRefJSON  `json:"company"`
+	Key     *EventRefJSON  `json:"key"`
+	Details map[string]any `json:"details"`
 }
 
 // EventRefJSON names the company or key of an event as it was.

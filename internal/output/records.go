@@ -129,7 +129,7 @@ func (p *Printer) KeyWriter(w io.Writer) KeyWriter {
 		cw.Write(keyCSV)
 		return &csvKeys{p: p, w: cw}
 	}
-	return &tableKeys{p: p, t: newTable(w, "ID", "NAME", "STATUS", "COMPANY", "HINT", "CREATED", "LAST USED")}
+	return &tableKeys{p: p, s: newStreamTable(w, "ID", "NAME", "STATUS", "COMPANY", "HINT", "CREATED", "LAST USED")}
 }
 
 type jsonKeys struct {
@@ -138,7 +138,7 @@ type jsonKeys struct {
 }
 
 func (j *jsonKeys) Write(k apikey.Key) error { return j.a.add(KeyView(k, j.p.Now)) }
-func (j *jsonKeys) Close() error            { return j.a.close() }
+func (j *jsonKeys) Close() error             { return j.a.close() }
 
 var keyCSV = []string{"id", "name", "status", "company", "company_id", "company_ref", "hint", "scopes", "metadata", "created_at", "created_by", "updated_at", "expires_at", "last_used_at"}
 
@@ -172,14 +172,14 @@ func (c *csvKeys) Close() error {
 
 type tableKeys struct {
 	p *Printer
-	t *table
+	s *streamTable
 }
 
 func (t *tableKeys) Write(k apikey.Key) error {
-	return t.t.row(k.ID, k.Name, t.p.status(k.EffectiveStatus(t.p.Now)), k.Company.Name, k.Hint, t.p.when(&k.CreatedAt), t.p.when(k.LastUsedAt))
+	return t.s.row(k.ID, k.Name, t.p.status(k.EffectiveStatus(t.p.Now)), k.Company.Name, k.Hint, t.p.when(&k.CreatedAt), t.p.when(k.LastUsedAt))
 }
 
-func (t *tableKeys) Close() error { return t.t.render() }
+func (t *tableKeys) Close() error { return t.s.close() }
 
 // Key prints one key with all its fields (show).
 func (p *Printer) Key(w io.Writer, k apikey.Key) error {

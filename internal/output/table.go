@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
 )
@@ -37,11 +38,13 @@ func newTable(w io.Writer, headers ...string) *table {
 		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
 		tablewriter.WithTrimSpace(tw.Off),
 	)
-	h := make([]any, len(headers))
-	for i, s := range headers {
-		h[i] = s
+	if len(headers) > 0 {
+		h := make([]any, len(headers))
+		for i, s := range headers {
+			h[i] = s
+		}
+		t.tw.Header(h...)
 	}
-	t.tw.Header(h...)
 	return t
 }
 
@@ -78,4 +81,74 @@ func WriteTable(w io.Writer, headers []string, rows [][]string) error {
 		}
 	}
 	return t.render()
+}
+
+// streamChunk is how many rows a streamed table holds at once.
+const streamChunk = 500
+
+// streamTable draws a table of any length in chunks, so that memory does not
+// grow with the number of rows. Columns are as wide as the widest cell seen so
+// far: a later chunk may widen a column, never narrow it.
+type streamTable struct {
+	w       io.Writer
+	headers []string
+	rows    [][]string
+	widths  []int
+	started bool
+}
+
+func newStreamTable(w io.Writer, headers ...string) *streamTable {
+	return &streamTable{w: w, headers: headers, widths: make([]int, len(headers))}
+}
+
+func (s *streamTable) row(cells ...string) error {
+	s.rows = append(s.rows, cells)
+	if len(s.rows) >= streamChunk {
+		return s.flush()
+	}
+	return nil
+}
+
+func (s *streamTable) flush() error {
+	measure := func(cells []string) {
+		for i, c := range cells {
+			if w := twwidth.Width(c); w > s.widths[i] {
+				s.widths[i] = w
+			}
+		}
+	}
+	if !s.started {
+		measure(s.headers)
+	}
+	for _, r := range s.rows {
+		measure(r)
+	}
+	pad := func(cells []string) []string {
+		out := make([]string, len(cells))
+		for i, c := range cells {
+			out[i] = c + strings.Repeat(" ", s.widths[i]-twwidth.Width(c))
+		}
+		return out
+	}
+	var t *table
+	if s.started {
+		t = newTable(s.w)
+	} else {
+		t = newTable(s.w, pad(s.headers)...)
+		s.started = true
+	}
+	for _, r := range s.rows {
+		if err := t.row(pad(r)...); err != nil {
+			return err
+		}
+	}
+	s.rows = s.rows[:0]
+	return t.render()
+}
+
+func (s *streamTable) close() error {
+	if len(s.rows) == 0 && s.started {
+		return nil
+	}
+	return s.flush()
 }

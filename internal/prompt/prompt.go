@@ -3,7 +3,9 @@
 package prompt
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
@@ -29,6 +31,7 @@ type Prompter interface {
 
 // Huh is the Prompter of a real terminal, built on charmbracelet/huh.
 type Huh struct {
+	ctx        context.Context
 	in         io.Reader
 	out        io.Writer
 	accessible bool
@@ -36,15 +39,16 @@ type Huh struct {
 
 // New returns a Prompter that reads in and draws on out (standard error, so
 // that standard output carries only the requested document). In accessible
-// mode questions are plain lines of text, for screen readers.
-func New(in io.Reader, out io.Writer, accessible bool) *Huh {
+// mode questions are plain lines of text, for screen readers. A question
+// still open when ctx is cancelled (Ctrl-C) is answered with a cancel.
+func New(ctx context.Context, in io.Reader, out io.Writer, accessible bool) *Huh {
 	if accessible {
 		// huh reads each accessible answer with a fresh bufio.Scanner, which
 		// would swallow the answers that follow from a pipe; feed it a byte
 		// at a time so each scanner stops at its own line.
 		in = byteReader{in}
 	}
-	return &Huh{in: in, out: out, accessible: accessible}
+	return &Huh{ctx: ctx, in: in, out: out, accessible: accessible}
 }
 
 type byteReader struct{ r io.Reader }
@@ -57,13 +61,28 @@ func (b byteReader) Read(p []byte) (int, error) {
 }
 
 func (h *Huh) run(f huh.Field) error {
-	err := huh.NewForm(huh.NewGroup(f)).
+	form := huh.NewForm(huh.NewGroup(f)).
 		WithInput(h.in).
 		WithOutput(h.out).
 		WithAccessible(h.accessible).
-		WithShowHelp(!h.accessible).
-		Run()
-	if errors.Is(err, huh.ErrUserAborted) {
+		WithShowHelp(!h.accessible)
+	var err error
+	if h.accessible {
+		// Accessible mode leaves the terminal in line mode, where Ctrl-C is a
+		// SIGINT that apikey catches to cancel ctx, and huh reads it with no
+		// regard for ctx: without this, Ctrl-C would leave the user stuck at
+		// the question. The read left behind ends with the process.
+		done := make(chan error, 1)
+		go func() { done <- form.Run() }()
+		select {
+		case err = <-done:
+		case <-h.ctx.Done():
+			fmt.Fprintln(h.out) // end the line the ^C was echoed on
+		}
+	} else {
+		err = form.RunWithContext(h.ctx)
+	}
+	if errors.Is(err, huh.ErrUserAborted) || h.ctx.Err() != nil {
 		return apikey.Usagef("cancelled")
 	}
 	if err != nil {

@@ -464,10 +464,12 @@ func deleteKeys(ctx context.Context, tx *sql.Tx, keys []apikey.Key, actor string
 	return nil
 }
 
-// SealedSecret returns the sealed copy of the key's current secret and records
-// key.reveal, since printing a secret again is worth an audit line.
-func (s *Store) SealedSecret(ctx context.Context, keyID, actor string) ([]byte, error) {
-	var sealed []byte
+// SealedSecret opens the sealed copy of the key's current secret with open
+// and records key.reveal, since printing a secret again is worth an audit
+// line. The copy is opened inside the transaction, so that a reveal that
+// fails (a wrong master key) leaves no trace.
+func (s *Store) SealedSecret(ctx context.Context, keyID, actor string, open func(sealed []byte) (string, error)) (string, error) {
+	var secret string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.id = ?`, keyID))
 		if err == sql.ErrNoRows {
@@ -476,6 +478,7 @@ func (s *Store) SealedSecret(ctx context.Context, keyID, actor string) ([]byte, 
 		if err != nil {
 			return err
 		}
+		var sealed []byte
 		err = tx.QueryRowContext(ctx, `SELECT sealed FROM secrets WHERE key_id = ? AND expires_at IS NULL AND sealed IS NOT NULL`, keyID).Scan(&sealed)
 		if err == sql.ErrNoRows {
 			return apikey.Usagef("the secret of key %s cannot be revealed", k.ID).WithHint("it was created without a master key; rotate it to get a new secret")
@@ -483,7 +486,10 @@ func (s *Store) SealedSecret(ctx context.Context, keyID, actor string) ([]byte, 
 		if err != nil {
 			return err
 		}
+		if secret, err = open(sealed); err != nil {
+			return err
+		}
 		return addEvent(ctx, tx, s.clock(), actor, apikey.ActionKeyReveal, &k.Company, &apikey.KeyRef{ID: k.ID, Name: k.Name}, nil)
 	})
-	return sealed, err
+	return secret, err
 }

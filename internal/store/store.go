@@ -90,7 +90,9 @@ func dsn(path string, wal bool) string {
 	}
 	u := url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: q}
 	if !filepath.IsAbs(path) {
-		u = url.URL{Scheme: "file", Opaque: (&url.URL{Path: path}).EscapedPath(), RawQuery: q}
+		// "./" keeps a file named ":memory:" a file, not an in-memory
+		// database that would lose every write.
+		u = url.URL{Scheme: "file", Opaque: (&url.URL{Path: "./" + path}).EscapedPath(), RawQuery: q}
 	}
 	return u.String()
 }
@@ -325,3 +327,30 @@ func parseTimePtr(s sql.NullString) *time.Time {
 }
 
 func (s *Store) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// IntegrityCheck runs SQLite's integrity check and returns its findings, nil
+// when the database is sound.
+func (s *Store) IntegrityCheck(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, `PRAGMA integrity_check`)
+	if err != nil {
+		return translate(s.path, err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return translate(s.path, err)
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return translate(s.path, err)
+	}
+	if len(problems) > 0 {
+		return apikey.Runtimef("database %s is damaged: %s", s.path, strings.Join(problems, "; "))
+	}
+	return nil
+}

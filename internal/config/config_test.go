@@ -1,0 +1,282 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apikeyhq/apikey/internal/apikey"
+)
+
+func envOf(m map[string]string) Env {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func flagsOf(m map[string]string) Flags {
+	return func(name string) (string, bool) { v, ok := m[name]; return v, ok }
+}
+
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaults(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"HOME": dir, "XDG_DATA_HOME": filepath.Join(dir, "data"), "XDG_CONFIG_HOME": filepath.Join(dir, "cfg")}
+	c, err := Load("", envOf(env), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"db":              filepath.Join(dir, "data", "apikey", "apikey.db"),
+		"key_prefix":      "ak",
+		"headers.key":     "X-Api-Key",
+		"headers.company": "X-Company",
+		"api_url":         "",
+		"serve.addr":      "127.0.0.1:8787",
+		"no_input":        "false",
+	}
+	for k, v := range want {
+		if got := c.Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	if c.Get("actor") == "" {
+		t.Error("no default actor")
+	}
+	if c.File != filepath.Join(dir, "cfg", "apikey", "config.yaml") || c.FileUsed {
+		t.Errorf("File %q used=%v", c.File, c.FileUsed)
+	}
+	vals := c.Values()
+	if len(vals) != len(Settings) || vals[0].Key != "db" {
+		t.Fatalf("Values: %+v", vals)
+	}
+	for _, v := range vals {
+		if v.Source != SourceDefault && v.Key != "actor" {
+			t.Errorf("%s: source %q", v.Key, v.Source)
+		}
+	}
+
+	// Without XDG variables (or with relative ones, which the spec ignores):
+	// under HOME.
+	for _, xdg := range []map[string]string{{}, {"XDG_DATA_HOME": "rel", "XDG_CONFIG_HOME": "rel"}} {
+		xdg["HOME"] = dir
+		c, err = Load("", envOf(xdg), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Get("db") != filepath.Join(dir, ".local", "share", "apikey", "apikey.db") || c.File != filepath.Join(dir, ".config", "apikey", "config.yaml") {
+			t.Errorf("%v: db %q, file %q", xdg, c.Get("db"), c.File)
+		}
+	}
+}
+
+// TestPrecedence: flag > environment > file > default, each value saying
+// where it came from.
+func TestPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, dir, "cfg/apikey/config.yaml", `
+db: /from/file.db
+key_prefix: filepfx
+actor: fileactor
+api_url: https://api.example.test
+headers:
+  key: X-File-Key
+  company: X-File-Company
+serve:
+  addr: 0.0.0.0:9000
+`)
+	base := map[string]string{"HOME": dir, "XDG_CONFIG_HOME": filepath.Join(dir, "cfg")}
+	c, err := Load("", envOf(base), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.FileUsed || c.File != file {
+		t.Fatalf("file %q used=%v", c.File, c.FileUsed)
+	}
+	for k, v := range map[string]string{"db": "/from/file.db", "key_prefix": "filepfx", "actor": "fileactor", "headers.key": "X-File-Key", "headers.company": "X-File-Company", "serve.addr": "0.0.0.0:9000", "api_url": "https://api.example.test"} {
+		if c.Get(k) != v {
+			t.Errorf("%s = %q, want %q from the file", k, c.Get(k), v)
+		}
+		if val := c.values[k]; val.Source != SourceFile || val.Origin != file {
+			t.Errorf("%s: source %q origin %q", k, val.Source, val.Origin)
+		}
+	}
+
+	env := map[string]string{"APIKEY_DB": "/from/env.db", "APIKEY_ACTOR": "envactor", "APIKEY_HEADERS_KEY": "X-Env-Key", "APIKEY_SERVE_ADDR": "127.0.0.1:1"}
+	for k, v := range base {
+		env[k] = v
+	}
+	c, err = Load("", envOf(env), flagsOf(map[string]string{"db": "/from/flag.db", "addr": ":2"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []Value{
+		{Key: "db", Value: "/from/flag.db", Source: SourceFlag, Origin: "--db"},
+		{Key: "serve.addr", Value: ":2", Source: SourceFlag, Origin: "--addr"},
+		{Key: "actor", Value: "envactor", Source: SourceEnv, Origin: "APIKEY_ACTOR"},
+		{Key: "headers.key", Value: "X-Env-Key", Source: SourceEnv, Origin: "APIKEY_HEADERS_KEY"},
+		{Key: "key_prefix", Value: "filepfx", Source: SourceFile, Origin: file},
+		{Key: "no_input", Value: "false", Source: SourceDefault},
+	} {
+		if got := c.values[w.Key]; got != w {
+			t.Errorf("%s = %+v, want %+v", w.Key, got, w)
+		}
+	}
+
+	// An empty variable counts as unset.
+	env["APIKEY_DB"] = ""
+	c, err = Load("", envOf(env), nil)
+	if err != nil || c.Get("db") != "/from/file.db" {
+		t.Errorf("empty APIKEY_DB: %q, %v", c.Get("db"), err)
+	}
+}
+
+func TestConfigFileChoice(t *testing.T) {
+	dir := t.TempDir()
+	flagFile := writeFile(t, dir, "flag.yaml", "key_prefix: flagfile\n")
+	envFile := writeFile(t, dir, "env.yaml", "key_prefix: envfile\n")
+	env := map[string]string{"HOME": dir, "APIKEY_CONFIG": envFile}
+	c, err := Load(flagFile, envOf(env), nil)
+	if err != nil || c.Get("key_prefix") != "flagfile" || c.File != flagFile {
+		t.Errorf("--config: %q from %q, %v", c.Get("key_prefix"), c.File, err)
+	}
+	c, err = Load("", envOf(env), nil)
+	if err != nil || c.Get("key_prefix") != "envfile" {
+		t.Errorf("APIKEY_CONFIG: %q, %v", c.Get("key_prefix"), err)
+	}
+	// A missing default file is fine; a missing file asked for is not.
+	if _, err := Load("", envOf(map[string]string{"HOME": dir}), nil); err != nil {
+		t.Errorf("missing default file: %v", err)
+	}
+	for _, missing := range []func() (*Config, error){
+		func() (*Config, error) { return Load(filepath.Join(dir, "nope.yaml"), envOf(env), nil) },
+		func() (*Config, error) {
+			return Load("", envOf(map[string]string{"HOME": dir, "APIKEY_CONFIG": filepath.Join(dir, "nope.yaml")}), nil)
+		},
+	} {
+		_, err := missing()
+		if err == nil || apikey.KindOf(err) != apikey.KindUsage || !strings.Contains(err.Error(), "nope.yaml does not exist") {
+			t.Errorf("missing explicit file: %v", err)
+		}
+	}
+}
+
+// TestFileErrors: a file that cannot be used is one line naming it.
+func TestFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"unclosed.yaml": "key_prefix: [unclosed\n",
+		"tabs.yaml":     "headers:\n\tkey: X\n",
+		"scalar.yaml":   "just a string\n",
+		"binary.yaml":   "\x00\x01\x02\xff",
+		"dup.yaml":      "actor: a\nactor: b\n",
+	} {
+		p := writeFile(t, dir, name, body)
+		_, err := Load(p, envOf(map[string]string{"HOME": dir}), nil)
+		if err == nil {
+			t.Errorf("%s: loaded", name)
+			continue
+		}
+		msg := err.Error()
+		if apikey.KindOf(err) != apikey.KindUsage || !strings.HasPrefix(msg, "config file "+p+" does not parse: ") || strings.ContainsAny(msg, "\n\r") {
+			t.Errorf("%s: %q (kind %v)", name, msg, apikey.KindOf(err))
+		}
+	}
+	if _, err := Load(dir, envOf(map[string]string{"HOME": dir}), nil); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("a directory as config file: %v", err)
+	}
+}
+
+func TestUnknownSettingsWarn(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "c.yaml", "colour: true\nheaders:\n  key: X-K\n  extra: 1\n")
+	c, err := Load(p, envOf(map[string]string{"HOME": dir}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`unknown setting "colour" in ` + p, `unknown setting "headers.extra" in ` + p}
+	if strings.Join(c.Warnings, "|") != strings.Join(want, "|") && strings.Join(c.Warnings, "|") != want[1]+"|"+want[0] {
+		t.Errorf("warnings %q, want %q", c.Warnings, want)
+	}
+	if c.Get("headers.key") != "X-K" {
+		t.Errorf("known setting beside unknown ones: %q", c.Get("headers.key"))
+	}
+}
+
+func TestInvalidValues(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		env  map[string]string
+		text string
+	}{
+		{map[string]string{"APIKEY_KEY_PREFIX": "Acme"}, `invalid key_prefix "Acme" (from APIKEY_KEY_PREFIX): it must match [a-z][a-z0-9_]{0,15}`},
+		{map[string]string{"APIKEY_KEY_PREFIX": "a-b"}, "invalid key_prefix"},
+		{map[string]string{"APIKEY_KEY_PREFIX": "abcdefghijklmnopq"}, "invalid key_prefix"},
+		{map[string]string{"APIKEY_HEADERS_KEY": "X Api Key"}, `invalid headers.key "X Api Key" (from APIKEY_HEADERS_KEY): it must be an HTTP header name`},
+		{map[string]string{"APIKEY_HEADERS_KEY": "X-Key:"}, "invalid headers.key"},
+		{map[string]string{"APIKEY_HEADERS_COMPANY": "x-api-key"}, "invalid headers.company"},
+		{map[string]string{"APIKEY_HEADERS_COMPANY": "X-Ünïcode"}, "invalid headers.company"},
+		{map[string]string{"APIKEY_API_URL": "ftp://x"}, "invalid api_url"},
+		{map[string]string{"APIKEY_API_URL": "https://x/'; rm -rf ~"}, "invalid api_url"},
+		{map[string]string{"APIKEY_API_URL": "api.example.com"}, "invalid api_url"},
+		{map[string]string{"APIKEY_SERVE_ADDR": "8787"}, "invalid serve.addr"},
+		{map[string]string{"APIKEY_NO_INPUT": "maybe"}, `invalid no_input "maybe"`},
+		{map[string]string{"APIKEY_ACTOR": "a\nb"}, "invalid actor"},
+		{map[string]string{"APIKEY_ACTOR": " "}, "invalid actor"},
+	} {
+		c.env["HOME"] = dir
+		_, err := Load("", envOf(c.env), nil)
+		if err == nil || apikey.KindOf(err) != apikey.KindUsage || !strings.Contains(err.Error(), c.text) {
+			t.Errorf("%v: %v, want %q", c.env, err, c.text)
+		}
+	}
+	_, err := Load("", envOf(map[string]string{"HOME": dir}), flagsOf(map[string]string{"db": ""}))
+	if err == nil || !strings.Contains(err.Error(), `invalid db "" (from --db)`) {
+		t.Errorf("--db '': %v", err)
+	}
+	p := writeFile(t, dir, "bad.yaml", "key_prefix: Nope\n")
+	_, err = Load(p, envOf(map[string]string{"HOME": dir}), nil)
+	if err == nil || !strings.Contains(err.Error(), "(from "+p+")") {
+		t.Errorf("bad value in a file should name the file: %v", err)
+	}
+}
+
+func TestBoolAndEnvName(t *testing.T) {
+	for _, v := range []string{"1", "true", "YES", "on", " True "} {
+		c, err := Load("", envOf(map[string]string{"HOME": t.TempDir(), "APIKEY_NO_INPUT": v}), nil)
+		if err != nil || !c.Bool("no_input") {
+			t.Errorf("APIKEY_NO_INPUT=%q: %v %v", v, c.Bool("no_input"), err)
+		}
+	}
+	for key, want := range map[string]string{"db": "APIKEY_DB", "headers.key": "APIKEY_HEADERS_KEY", "serve.addr": "APIKEY_SERVE_ADDR", "key_prefix": "APIKEY_KEY_PREFIX"} {
+		if got := EnvName(key); got != want {
+			t.Errorf("EnvName(%q) = %q, want %q", key, got, want)
+		}
+	}
+}
+
+func TestDatabaseTildeIsHome(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "c.yaml", "db: ~/keys/apikey.db\n")
+	c, err := Load(p, envOf(map[string]string{"HOME": dir}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "keys", "apikey.db"); c.Get("db") != want {
+		t.Errorf("db = %q, want %q", c.Get("db"), want)
+	}
+	c, err = Load("", envOf(map[string]string{"HOME": dir, "APIKEY_DB": "~user/x.db"}), nil)
+	if err != nil || c.Get("db") != "~user/x.db" {
+		t.Errorf("~user is left alone: %q, %v", c.Get("db"), err)
+	}
+}
