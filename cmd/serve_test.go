@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,21 +21,11 @@ import (
 	"github.com/apikeyhq/apikey/internal/iostreams"
 )
 
-// TestApikeyProcess is not a test: it is how the tests below run apikey as
-// a process of its own (the test binary, re-executed), so that signals,
-// exit codes and other apikey processes are real.
-func TestApikeyProcess(t *testing.T) {
-	if os.Getenv("APIKEY_TEST_PROCESS") != "1" {
-		return
-	}
-	i := slices.Index(os.Args, "--")
-	os.Exit(cmd.Run(os.Args[i+1:], iostreams.System(), os.LookupEnv))
-}
-
-// command returns apikey args as a process in w's environment.
+// command returns `apikey args` as a process in w's environment: the copy of
+// the test binary that TestMain puts on PATH.
 func (w *keyWorld) command(args ...string) *exec.Cmd {
-	c := exec.Command(os.Args[0], append([]string{"-test.run=^TestApikeyProcess$", "--"}, args...)...)
-	c.Env = []string{"APIKEY_TEST_PROCESS=1", "PATH=" + os.Getenv("PATH")}
+	c := exec.Command("apikey", args...)
+	c.Env = []string{"PATH=" + os.Getenv("PATH")}
 	for k, v := range w.env {
 		c.Env = append(c.Env, k+"="+v)
 	}

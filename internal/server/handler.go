@@ -97,7 +97,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.inHandler(r)
 	}
 	var o outcome
-	switch r.URL.Path {
+	path := r.URL.Path
+	if strings.HasPrefix(path, "/v1/auth/") {
+		// Envoy's ext_authz appends the client's path to its path prefix.
+		path = "/v1/auth"
+	}
+	switch path {
 	case "/v1/me":
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header()["Allow"] = getOnly

@@ -381,6 +381,10 @@ func TestForwardAuthTakesAnyMethod(t *testing.T) {
 		if a := request(t, m, srv.URL+"/v1/auth", map[string]string{"X-Api-Key": tamper(secret)}); a.status != 401 {
 			t.Errorf("%s with a bad key: %d", m, a.status)
 		}
+		// Envoy's ext_authz sends /v1/auth followed by the client's path.
+		if a := request(t, m, srv.URL+"/v1/auth/orders/42", map[string]string{"X-Api-Key": secret}); a.status != 200 || a.header.Get("X-Apikey-Id") != k.ID {
+			t.Errorf("%s /v1/auth/orders/42: %d", m, a.status)
+		}
 	}
 }
 
@@ -394,7 +398,7 @@ func TestHealthAndUnknownPaths(t *testing.T) {
 	if a := request(t, "DELETE", srv.URL+"/healthz", nil); a.status != 405 {
 		t.Errorf("DELETE /healthz: %d", a.status)
 	}
-	for _, p := range []string{"/", "/v1", "/v1/me/", "/v2/me", "/v1/auth/x"} {
+	for _, p := range []string{"/", "/v1", "/v1/me/", "/v2/me", "/v1/authx", "/v1/me/x"} {
 		a := request(t, "GET", srv.URL+p, nil)
 		if a.status != 404 || a.body != `{"error":"not_found"}`+"\n" || a.header.Get("Content-Type") != "application/json" {
 			t.Errorf("%s: %d %s", p, a.status, a.body)
