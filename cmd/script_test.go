@@ -65,6 +65,8 @@ func TestScripts(t *testing.T) {
 			"prefix":   cmdPrefix,
 			"filemode": cmdFileMode,
 			"sqlquery": cmdSQLQuery,
+			"freeaddr": cmdFreeAddr,
+			"http":     cmdHTTP,
 		},
 	})
 }

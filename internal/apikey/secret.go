@@ -37,7 +37,15 @@ func ValidatePrefix(p string) error {
 type Hash [sha256.Size]byte
 
 // HashSecret returns the hash under which secret is stored.
-func HashSecret(secret string) Hash { return sha256.Sum256([]byte(secret)) }
+func HashSecret(secret string) Hash {
+	// A secret that fits is copied to the stack, which spares the server an
+	// allocation per request.
+	var buf [MaxSecretLen]byte
+	if len(secret) <= len(buf) {
+		return sha256.Sum256(buf[:copy(buf[:], secret)])
+	}
+	return sha256.Sum256([]byte(secret))
+}
 
 // NewSecret returns a fresh secret with the given prefix.
 func NewSecret(prefix string) (string, error) {
@@ -69,13 +77,46 @@ func NewSecret(prefix string) (string, error) {
 }
 
 func checksum(s string) string {
-	v := crc32.ChecksumIEEE([]byte(s))
+	c := checksumOf(s)
+	return string(c[:])
+}
+
+func checksumOf(s string) [checksumLen]byte {
+	// Byte by byte over the string: a secret is short, and this costs no
+	// allocation, which crc32.ChecksumIEEE([]byte(s)) does.
+	v := ^uint32(0)
+	for i := 0; i < len(s); i++ {
+		v = crc32.IEEETable[byte(v)^s[i]] ^ v>>8
+	}
+	v = ^v
 	var out [checksumLen]byte
 	for i := checksumLen - 1; i >= 0; i-- {
 		out[i] = base62Alphabet[v%62]
 		v /= 62
 	}
-	return string(out[:])
+	return out
+}
+
+// isBase62 tells the characters of the alphabet by table: CheckSecret runs
+// on every request a server answers.
+var isBase62 = func() (t [256]bool) {
+	for i := range len(base62Alphabet) {
+		t[base62Alphabet[i]] = true
+	}
+	return t
+}()
+
+// validPrefix is prefixPattern without the regular expression.
+func validPrefix(p string) bool {
+	if len(p) == 0 || len(p) > maxPrefixLen || p[0] < 'a' || p[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(p); i++ {
+		if c := p[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // ErrMalformed is the reason given for a presented secret that is not of the
@@ -89,15 +130,15 @@ func CheckSecret(s string) error {
 		return ErrMalformed
 	}
 	sep := len(s) - secretBodyLen - 1
-	if s[sep] != '_' || !prefixPattern.MatchString(s[:sep]) {
+	if s[sep] != '_' || !validPrefix(s[:sep]) {
 		return ErrMalformed
 	}
 	for i := sep + 1; i < len(s); i++ {
-		if strings.IndexByte(base62Alphabet, s[i]) < 0 {
+		if !isBase62[s[i]] {
 			return ErrMalformed
 		}
 	}
-	if checksum(s[:len(s)-checksumLen]) != s[len(s)-checksumLen:] {
+	if c := checksumOf(s[:len(s)-checksumLen]); string(c[:]) != s[len(s)-checksumLen:] {
 		return ErrMalformed
 	}
 	return nil

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,49 +12,102 @@ import (
 )
 
 // entry is what the server keeps of a secret the store knows: enough to judge
-// it at request time and to answer, with the answer's body encoded once.
+// it at request time and to answer, with the answer's body encoded once. A
+// server may hold every key of an installation, and the garbage collector
+// looks at every pointer of every entry in each cycle, so an entry holds one
+// pointer, its data: the body, then the name header when it does not appear
+// in the body. Ids and name are spans of the data; times are integers.
 type entry struct {
-	keyID           string
-	companyID       string
-	status          apikey.Status
-	expiresAt       *time.Time // when the key expires
-	secretExpiresAt *time.Time // when an old secret's grace period ends
-	body            []byte     // the JSON answer of /v1/me and /v1/auth
-	nameHeader      string     // X-Apikey-Name, percent-encoded
+	data     string // first, so that the collector stops looking after it
+	bodyLen  uint32
+	keyID    span
+	company  span
+	name     span
+	active   bool
+	expires  int64 // when the key expires, Unix µs; noExpiry for never
+	graceEnd int64 // when an old secret stops working, Unix µs; noExpiry for never
 
 	// lastUsed is the Unix time in nanoseconds of the last accepted use, 0
 	// for none. Requests store it; the flusher writes it to the store.
 	lastUsed atomic.Int64
+	// flushed is the lastUsed value last handed to the store.
+	flushed atomic.Int64
 	// evicted is set once the entry has left the cache (or never entered
 	// it): a use recorded after that goes to the pending uses instead, so
 	// that no use is lost between an eviction and the next flush.
 	evicted atomic.Bool
-	// flushed is the lastUsed value last handed to the store.
-	flushed atomic.Int64
 }
+
+// span is a part of an entry's data.
+type span struct{ off, n uint32 }
+
+const noExpiry = math.MaxInt64
 
 func newEntry(p store.Presented) *entry {
 	k := p.Key
+	data := meBody(k)
+	bodyLen := len(data)
+	nameHeader := headerSafe(k.Name)
+	if !strings.Contains(data, nameHeader) {
+		data += nameHeader
+	}
+	within := func(s string) span {
+		i := strings.Index(data, s) // found: each was put there
+		return span{uint32(i), uint32(len(s))}
+	}
 	return &entry{
-		keyID:           k.ID,
-		companyID:       k.Company.ID,
-		status:          k.Status,
-		expiresAt:       k.ExpiresAt,
-		secretExpiresAt: p.SecretExpiresAt,
-		body:            meBody(k),
-		nameHeader:      headerSafe(k.Name),
+		data:     data,
+		bodyLen:  uint32(bodyLen),
+		keyID:    within(k.ID),
+		company:  within(k.Company.ID),
+		name:     within(nameHeader),
+		active:   k.Status == apikey.StatusActive,
+		expires:  micros(k.ExpiresAt),
+		graceEnd: micros(p.SecretExpiresAt),
 	}
 }
+
+func micros(t *time.Time) int64 {
+	if t == nil {
+		return noExpiry
+	}
+	return t.UnixMicro()
+}
+
+func (e *entry) part(s span) string { return e.data[s.off : s.off+s.n] }
+
+// body is the JSON answer of /v1/me and /v1/auth.
+func (e *entry) body() string { return e.data[:e.bodyLen] }
+
+func (e *entry) keyIDString() string     { return e.part(e.keyID) }
+func (e *entry) companyIDString() string { return e.part(e.company) }
+
+// nameHeader is the value of X-Apikey-Name, percent-encoded.
+func (e *entry) nameHeader() string { return e.part(e.name) }
 
 // judge decides at request time, so that an expiry or the end of a grace
 // period takes effect at that instant even for a cached entry. The company
 // header must be the key's company id; a key of another company is refused
 // exactly as an unknown one.
 func (e *entry) judge(company string, now time.Time) apikey.Reason {
-	if company != "" && !strings.EqualFold(company, e.companyID) {
+	if company != "" && !strings.EqualFold(company, e.companyIDString()) {
 		return apikey.ReasonInvalid
 	}
-	return apikey.Judge(apikey.Key{Status: e.status, ExpiresAt: e.expiresAt}, e.secretExpiresAt, "", now)
+	k := apikey.Key{Status: apikey.StatusInactive}
+	if e.active {
+		k.Status = apikey.StatusActive
+	}
+	var expires, graceEnd time.Time
+	if e.expires != noExpiry {
+		expires = time.UnixMicro(e.expires)
+		k.ExpiresAt = &expires
+	}
+	var grace *time.Time
+	if e.graceEnd != noExpiry {
+		graceEnd = time.UnixMicro(e.graceEnd)
+		grace = &graceEnd
+	}
+	return apikey.Judge(k, grace, "", now)
 }
 
 // usedResolution is how finely uses are recorded: a key used thousands of
@@ -77,7 +131,7 @@ func (e *entry) markUsed(now int64, pending *usage) {
 	// the eviction sees this use or this sees the eviction (or both, which
 	// only records the use twice).
 	if e.evicted.Load() {
-		pending.add(e.keyID, now)
+		pending.add(e.keyIDString(), now)
 	}
 }
 
@@ -86,7 +140,7 @@ func (e *entry) markUsed(now int64, pending *usage) {
 func (e *entry) evict(pending *usage) {
 	e.evicted.Store(true)
 	if u := e.lastUsed.Load(); u > e.flushed.Load() {
-		pending.add(e.keyID, u)
+		pending.add(e.keyIDString(), u)
 	}
 }
 
@@ -154,16 +208,19 @@ func newCache(maxKeys, maxUnknown int, pending *usage) *cache {
 }
 
 // clock is the monotonic time the freshness of the cache is measured in.
-func (c *cache) clock() int64 { return int64(time.Since(c.base)) }
+func (c *cache) clock() int64 { return c.clockAt(time.Now()) }
+
+// clockAt is the clock at t, a reading of time.Now.
+func (c *cache) clockAt(t time.Time) int64 { return int64(t.Sub(c.base)) }
 
 // freshen marks the cache as right as of a look at the store that began at
 // start (a clock value), for the next d.
 func (c *cache) freshen(start int64, d time.Duration) { c.freshUntil.Store(start + int64(d)) }
 
-// get looks a hash up. A nil entry and unknown false is a miss: ask the store,
-// then put the answer with the ticket.
-func (c *cache) get(h apikey.Hash) (e *entry, unknown bool, t ticket) {
-	if c.clock() >= c.freshUntil.Load() {
+// get looks a hash up at now, a reading of time.Now. A nil entry and unknown
+// false is a miss: ask the store, then put the answer with the ticket.
+func (c *cache) get(h apikey.Hash, now time.Time) (e *entry, unknown bool, t ticket) {
+	if c.clockAt(now) >= c.freshUntil.Load() {
 		return nil, false, ticket{}
 	}
 	c.mu.RLock()
@@ -231,7 +288,7 @@ func (c *cache) invalidate(keys, companies map[string]bool) {
 		return
 	}
 	for h, e := range c.keys {
-		if keys[e.keyID] || companies[e.companyID] {
+		if keys[e.keyIDString()] || companies[e.companyIDString()] {
 			delete(c.keys, h)
 			e.evict(c.pending)
 		}
@@ -259,8 +316,8 @@ func (c *cache) uses(into map[string]int64) {
 	for _, e := range c.keys {
 		if u := e.lastUsed.Load(); u > e.flushed.Load() {
 			e.flushed.Store(u)
-			if u > into[e.keyID] {
-				into[e.keyID] = u
+			if id := e.keyIDString(); u > into[id] {
+				into[id] = u
 			}
 		}
 	}

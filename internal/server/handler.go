@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -15,13 +16,13 @@ import (
 // Answers that do not depend on the key are encoded once. A refusal has the
 // same body whatever the endpoint, so that a gateway can pass it on.
 var (
-	refusals = map[apikey.Reason][]byte{}
+	refusals = map[apikey.Reason]string{}
 
-	notFoundBody    = []byte(`{"error":"not_found"}` + "\n")
-	notAllowedBody  = []byte(`{"error":"method_not_allowed"}` + "\n")
-	unavailableBody = []byte(`{"error":"unavailable"}` + "\n")
-	healthyBody     = []byte(`{"status":"ok"}` + "\n")
-	unhealthyBody   = []byte(`{"status":"unavailable"}` + "\n")
+	notFoundBody    = `{"error":"not_found"}` + "\n"
+	notAllowedBody  = `{"error":"method_not_allowed"}` + "\n"
+	unavailableBody = `{"error":"unavailable"}` + "\n"
+	healthyBody     = `{"status":"ok"}` + "\n"
+	unhealthyBody   = `{"status":"unavailable"}` + "\n"
 
 	jsonType        = []string{"application/json"}
 	noStore         = []string{"no-store"}
@@ -31,7 +32,7 @@ var (
 
 func init() {
 	for _, r := range []apikey.Reason{apikey.ReasonMissingKey, apikey.ReasonMalformed, apikey.ReasonInvalid, apikey.ReasonInactive, apikey.ReasonExpired} {
-		refusals[r] = []byte(`{"error":"unauthorized","reason":"` + string(r) + `"}` + "\n")
+		refusals[r] = `{"error":"unauthorized","reason":"` + string(r) + `"}` + "\n"
 	}
 }
 
@@ -46,14 +47,14 @@ type meJSON struct {
 	ExpiresAt *time.Time            `json:"expires_at"`
 }
 
-func meBody(k apikey.Key) []byte {
+func meBody(k apikey.Key) string {
 	v := output.KeyView(k, time.Time{})
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	// Encoding plain strings, slices and maps cannot fail.
 	_ = enc.Encode(meJSON{ID: v.ID, Name: v.Name, Company: v.Company, Scopes: v.Scopes, Metadata: v.Metadata, ExpiresAt: v.ExpiresAt})
-	return bytes.Clone(buf.Bytes())
+	return buf.String()
 }
 
 // headerSafe makes a key name fit a header value: names are one printable
@@ -62,6 +63,9 @@ func meBody(k apikey.Key) []byte {
 // is sent as it is.
 func headerSafe(name string) string {
 	const hex = "0123456789ABCDEF"
+	if !strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r >= 0x7f || r == '%' }) {
+		return name
+	}
 	var b strings.Builder
 	for i := 0; i < len(name); i++ {
 		c := name[i]
@@ -93,17 +97,22 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.inHandler(r)
 	}
 	var o outcome
-	switch r.URL.Path {
+	path := r.URL.Path
+	if strings.HasPrefix(path, "/v1/auth/") {
+		// Envoy's ext_authz appends the client's path to its path prefix.
+		path = "/v1/auth"
+	}
+	switch path {
 	case "/v1/me":
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header()["Allow"] = getOnly
 			o.status = answer(w, http.StatusMethodNotAllowed, notAllowedBody)
 			break
 		}
-		o = s.authenticate(w, r, false)
+		o = s.authenticate(w, r, start, false)
 	case "/v1/auth":
 		// Gateways forward the client's method, whatever it is.
-		o = s.authenticate(w, r, true)
+		o = s.authenticate(w, r, start, true)
 	case "/healthz":
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header()["Allow"] = getOnly
@@ -118,20 +127,25 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		o.status = answer(w, http.StatusNotFound, notFoundBody)
 	}
-	s.log.request(r, o, time.Since(start))
+	s.log.request(r, o, start, time.Since(start))
 }
 
-func answer(w http.ResponseWriter, status int, body []byte) int {
+func answer(w http.ResponseWriter, status int, body string) int {
 	w.Header()["Content-Type"] = jsonType
 	w.WriteHeader(status)
-	w.Write(body)
+	io.WriteString(w, body)
 	return status
 }
 
-// authenticate answers /v1/me and /v1/auth.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, forwardAuth bool) outcome {
-	now := s.now()
-	e, reason, err := s.verify(r.Context(), presentedSecret(r, s.keyHeader), firstValue(r.Header[s.companyHeader]), now)
+// authenticate answers /v1/me and /v1/auth. start is when the request came
+// in, read from the system's clock; keys are judged by s.now, which is that
+// clock unless a test set another.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, start time.Time, forwardAuth bool) outcome {
+	now := start
+	if s.now != nil {
+		now = s.now()
+	}
+	e, reason, err := s.verify(r.Context(), presentedSecret(r, s.keyHeader), firstValue(r.Header[s.companyHeader]), now, start)
 	h := w.Header()
 	h["Cache-Control"] = noStore
 	switch {
@@ -143,17 +157,17 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, forwardAut
 		h["Www-Authenticate"] = bearerChallenge
 		o := outcome{status: answer(w, http.StatusUnauthorized, refusals[reason]), reason: reason}
 		if e != nil {
-			o.keyID = e.keyID
+			o.keyID = e.keyIDString()
 		}
 		return o
 	}
 	e.markUsed(now.UnixNano(), s.pending)
 	if forwardAuth {
-		h["X-Apikey-Id"] = []string{e.keyID}
-		h["X-Apikey-Name"] = []string{e.nameHeader}
-		h["X-Company-Id"] = []string{e.companyID}
+		h["X-Apikey-Id"] = []string{e.keyIDString()}
+		h["X-Apikey-Name"] = []string{e.nameHeader()}
+		h["X-Company-Id"] = []string{e.companyIDString()}
 	}
-	return outcome{status: answer(w, http.StatusOK, e.body), keyID: e.keyID}
+	return outcome{status: answer(w, http.StatusOK, e.body()), keyID: e.keyIDString()}
 }
 
 // presentedSecret is the key header's value, else the token of an
@@ -178,7 +192,7 @@ func firstValue(v []string) string {
 
 // verify judges a presented secret. A malformed one is refused by its
 // checksum without a look at the cache or the store.
-func (s *Server) verify(ctx context.Context, secret, company string, now time.Time) (*entry, apikey.Reason, error) {
+func (s *Server) verify(ctx context.Context, secret, company string, now, start time.Time) (*entry, apikey.Reason, error) {
 	if secret == "" {
 		return nil, apikey.ReasonMissingKey, nil
 	}
@@ -186,7 +200,7 @@ func (s *Server) verify(ctx context.Context, secret, company string, now time.Ti
 		return nil, apikey.ReasonMalformed, nil
 	}
 	h := apikey.HashSecret(secret)
-	e, unknown, t := s.cache.get(h)
+	e, unknown, t := s.cache.get(h, start)
 	if unknown {
 		return nil, apikey.ReasonInvalid, nil
 	}

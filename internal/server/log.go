@@ -20,6 +20,10 @@ type requestLog struct {
 	mu  sync.Mutex
 	w   *bufio.Writer // nil: logging is off
 	err error         // the first write error; logging stops after it
+
+	// The time of a line to the second is formatted once a second.
+	second int64
+	stamp  []byte
 }
 
 const (
@@ -40,7 +44,7 @@ func newRequestLog(w io.Writer) *requestLog {
 	return &requestLog{w: bufio.NewWriterSize(w, logBufferSize)}
 }
 
-func (l *requestLog) request(r *http.Request, o outcome, d time.Duration) {
+func (l *requestLog) request(r *http.Request, o outcome, start time.Time, d time.Duration) {
 	if l.w == nil {
 		return
 	}
@@ -50,7 +54,7 @@ func (l *requestLog) request(r *http.Request, o outcome, d time.Duration) {
 		return
 	}
 	b := l.w.AvailableBuffer()
-	b = appendTime(b)
+	b = l.appendTime(b, start)
 	b = append(b, " method="...)
 	b = appendValue(b, truncate(r.Method, maxLoggedVerb))
 	b = append(b, " path="...)
@@ -86,7 +90,7 @@ func (l *requestLog) message(msg string) {
 		return
 	}
 	b := l.w.AvailableBuffer()
-	b = appendTime(b)
+	b = l.appendTime(b, time.Now())
 	b = append(b, " msg="...)
 	b = strconv.AppendQuote(b, strings.TrimSpace(msg))
 	b = append(b, '\n')
@@ -129,9 +133,17 @@ func (w errorLogWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func appendTime(b []byte) []byte {
+// appendTime appends time=<t in UTC, to the millisecond>. l.mu is held.
+func (l *requestLog) appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	if sec := t.Unix(); sec != l.second || l.stamp == nil {
+		l.second = sec
+		l.stamp = t.AppendFormat(l.stamp[:0], "2006-01-02T15:04:05.")
+	}
 	b = append(b, "time="...)
-	return time.Now().UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	b = append(b, l.stamp...)
+	ms := t.Nanosecond() / int(time.Millisecond)
+	return append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
 // appendValue appends a logfmt value, quoted when it holds anything but

@@ -43,7 +43,7 @@ type Options struct {
 	KeyHeader     string // header carrying the key (default X-Api-Key)
 	CompanyHeader string // header carrying the company id (default X-Company)
 	Log           io.Writer
-	Now           func() time.Time // the clock keys are judged by (tests)
+	Now           func() time.Time // the clock keys are judged by (tests); default the system's
 
 	// PollInterval is how often the store's audit trail is checked for
 	// changes. The cache is bypassed when no check succeeded for three
@@ -63,7 +63,7 @@ type Server struct {
 	addr          string
 	keyHeader     string
 	companyHeader string
-	now           func() time.Time
+	now           func() time.Time // nil: the time a request came in
 	poll          time.Duration
 	flushEvery    time.Duration
 	shutdown      time.Duration
@@ -101,9 +101,6 @@ func New(o Options) *Server {
 		log:           newRequestLog(o.Log),
 	}
 	s.seen.Store(-1)
-	if s.now == nil {
-		s.now = time.Now
-	}
 	if s.poll <= 0 {
 		s.poll = DefaultPollInterval
 	}

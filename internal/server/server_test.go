@@ -381,6 +381,10 @@ func TestForwardAuthTakesAnyMethod(t *testing.T) {
 		if a := request(t, m, srv.URL+"/v1/auth", map[string]string{"X-Api-Key": tamper(secret)}); a.status != 401 {
 			t.Errorf("%s with a bad key: %d", m, a.status)
 		}
+		// Envoy's ext_authz sends /v1/auth followed by the client's path.
+		if a := request(t, m, srv.URL+"/v1/auth/orders/42", map[string]string{"X-Api-Key": secret}); a.status != 200 || a.header.Get("X-Apikey-Id") != k.ID {
+			t.Errorf("%s /v1/auth/orders/42: %d", m, a.status)
+		}
 	}
 }
 
@@ -394,7 +398,7 @@ func TestHealthAndUnknownPaths(t *testing.T) {
 	if a := request(t, "DELETE", srv.URL+"/healthz", nil); a.status != 405 {
 		t.Errorf("DELETE /healthz: %d", a.status)
 	}
-	for _, p := range []string{"/", "/v1", "/v1/me/", "/v2/me", "/v1/auth/x"} {
+	for _, p := range []string{"/", "/v1", "/v1/me/", "/v2/me", "/v1/authx", "/v1/me/x"} {
 		a := request(t, "GET", srv.URL+p, nil)
 		if a.status != 404 || a.body != `{"error":"not_found"}`+"\n" || a.header.Get("Content-Type") != "application/json" {
 			t.Errorf("%s: %d %s", p, a.status, a.body)
@@ -602,9 +606,9 @@ func TestCacheRefusesAnswersOlderThanAnInvalidation(t *testing.T) {
 	c.freshen(c.clock(), time.Hour)
 	var h apikey.Hash
 	h[0] = 1
-	_, _, tk := c.get(h)
+	_, _, tk := c.get(h, time.Now())
 	c.invalidate(map[string]bool{"other": true}, nil)
-	e := c.put(h, &entry{keyID: "k"}, tk)
+	e := c.put(h, &entry{data: "k", keyID: span{0, 1}}, tk)
 	if known, _ := c.size(); known != 0 {
 		t.Fatal("a stale answer was cached")
 	}
@@ -617,7 +621,7 @@ func TestCacheRefusesAnswersOlderThanAnInvalidation(t *testing.T) {
 	}
 	// Once the watcher stops vouching for the cache, it is bypassed.
 	c.freshen(c.clock()-int64(2*time.Hour), time.Hour)
-	if _, _, tk := c.get(h); tk.ok {
+	if _, _, tk := c.get(h, time.Now()); tk.ok {
 		t.Fatal("a cache nobody watches handed out a ticket")
 	}
 }

@@ -1,0 +1,374 @@
+// Command serve measures `apikey serve` under load, side by side with a Go
+// HTTP server that does nothing, as the ceiling of what this machine can do.
+//
+// It seeds a store with -keys keys (or reuses one in -dir), starts
+// `apikey serve` on it, sends every secret once (which fills the server's
+// cache as traffic would, and is reported as the cold pass), then loads the
+// do-nothing server and apikey in turn (after a second of warm-up each) with GET /v1/me and a random valid key
+// over -conns keep-alive connections for -duration each, -rounds times. It
+// prints throughput, latency quantiles, non-2xx answers and each server's
+// peak resident memory (VmHWM), and checks the targets of the issue:
+// throughput at least 0.8 of the do-nothing server's, p99 at most 10 ms, peak
+// memory at most 150 MiB, no answer but 2xx. Seeding goes through
+// store.CreateKey, one transaction per key: 100,000 keys take about two
+// minutes; -dir keeps them for the next run.
+//
+//	go run ./bench/serve -keys 100000 -conns 64 -duration 5s -rounds 3
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/store"
+	"github.com/google/uuid"
+)
+
+const (
+	targetRatio  = 0.8
+	targetP99    = 10 * time.Millisecond
+	targetMemory = 150 << 20
+)
+
+func main() {
+	keys := flag.Int("keys", 100000, "keys to seed")
+	conns := flag.Int("conns", 64, "concurrent connections")
+	duration := flag.Duration("duration", 5*time.Second, "load time per server and round")
+	rounds := flag.Int("rounds", 3, "rounds of do-nothing then apikey")
+	dir := flag.String("dir", "", "work directory; a store seeded there before is reused (default: a new temporary one)")
+	bin := flag.String("apikey", "", "apikey binary (default: go build it)")
+	secretsFile := flag.String("secrets", "", "use this store's secrets, one per line (as bench/seed writes them) with -db")
+	dbFile := flag.String("db", "", "use this store instead of seeding one (with -secrets)")
+	nothing := flag.String("nothing", "", "run the do-nothing server on this address (used by the benchmark itself)")
+	flag.Parse()
+	if *nothing != "" {
+		doNothing(*nothing)
+		return
+	}
+	if err := run(*keys, *conns, *duration, *rounds, *dir, *bin, *dbFile, *secretsFile); err != nil {
+		fmt.Fprintln(os.Stderr, "bench/serve:", err)
+		os.Exit(1)
+	}
+}
+
+// doNothing answers every request 200 with an empty body.
+func doNothing(addr string) {
+	err := http.ListenAndServe(addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+	}))
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
+}
+
+func run(nkeys, conns int, duration time.Duration, rounds int, dir, bin, dbFile, secretsFile string) error {
+	ctx := context.Background()
+	if dir == "" {
+		d, err := os.MkdirTemp("", "apikey-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if bin == "" {
+		bin = filepath.Join(dir, "apikey")
+		logf("building apikey")
+		build := exec.Command("go", "build", "-o", bin, "github.com/apikeyhq/apikey")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			return fmt.Errorf("go build: %w", err)
+		}
+	}
+	if dbFile == "" {
+		dbFile, secretsFile = filepath.Join(dir, "apikey.db"), filepath.Join(dir, "secrets.txt")
+		if err := seed(ctx, dbFile, secretsFile, nkeys); err != nil {
+			return err
+		}
+	} else if secretsFile == "" {
+		return errors.New("-db needs -secrets")
+	}
+	secrets, err := readSecrets(secretsFile, nkeys)
+	if err != nil {
+		return err
+	}
+
+	apikeyAddr, nothingAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	serveLog, err := os.Create(filepath.Join(dir, "serve.log"))
+	if err != nil {
+		return err
+	}
+	defer serveLog.Close()
+	serve := exec.Command(bin, "serve", "--addr", apikeyAddr, "--db", dbFile)
+	serve.Env = append(os.Environ(), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "APIKEY_CONFIG=")
+	serve.Stderr = serveLog
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	nothing := exec.Command(self, "-nothing", nothingAddr)
+	nothing.Stderr = os.Stderr
+	for _, c := range []*exec.Cmd{serve, nothing} {
+		if err := c.Start(); err != nil {
+			return err
+		}
+	}
+	serveDone, nothingDone := waitFor(serve), waitFor(nothing)
+	defer stop(serve, serveDone)
+	defer stop(nothing, nothingDone)
+	if err := waitReady(apikeyAddr, serveDone); err != nil {
+		return fmt.Errorf("apikey serve: %w (see %s)", err, serveLog.Name())
+	}
+	if err := waitReady(nothingAddr, nothingDone); err != nil {
+		return fmt.Errorf("do-nothing server: %w", err)
+	}
+
+	const path, header = "/v1/me", "X-Api-Key"
+	logf("cold pass: every secret once through apikey serve")
+	cold := pass(apikeyAddr, path, header, secrets, conns)
+	var valid []string
+	for i, ok := range cold.ok {
+		if ok {
+			valid = append(valid, secrets[i])
+		}
+	}
+	if len(valid) == 0 {
+		return fmt.Errorf("apikey serve accepted none of the %d secrets (see %s)", len(secrets), serveLog.Name())
+	}
+	// Both servers get a second of the same load before measuring, so that
+	// neither is measured while its runtime is still growing.
+	logf("warming both servers")
+	load(nothingAddr, path, header, valid, conns, time.Second)
+	load(apikeyAddr, path, header, valid, conns, time.Second)
+
+	type row struct {
+		name string
+		s    stats
+	}
+	var rows []row
+	var ratios []float64
+	var p99s []time.Duration
+	bad := 0
+	for r := range rounds {
+		logf("round %d: do-nothing server", r+1)
+		n := load(nothingAddr, path, header, valid, conns, duration)
+		logf("round %d: apikey serve", r+1)
+		a := load(apikeyAddr, path, header, valid, conns, duration)
+		rows = append(rows, row{"do-nothing", n}, row{"apikey serve", a})
+		ratios = append(ratios, a.rate()/n.rate())
+		p99s = append(p99s, a.quantile(0.99))
+		bad += a.non2xx + a.errors
+	}
+	apikeyPeak, err := peakRSS(serve.Process.Pid)
+	if err != nil {
+		return err
+	}
+	nothingPeak, err := peakRSS(nothing.Process.Pid)
+	if err != nil {
+		return err
+	}
+
+	fmt.Printf("apikey serve under load: %d keys (%d accepted), %d connections, %s per run, %d CPUs, %s\n",
+		len(secrets), len(valid), conns, duration, runtime.NumCPU(), runtime.Version())
+	fmt.Printf("command: go run ./bench/serve %s\n\n", strings.Join(os.Args[1:], " "))
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "server\trequests\treq/s\tp50\tp99\tmax\tnon-2xx\terrors\t")
+	line := func(name string, s stats) {
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%d\t%d\t\n", name, s.requests, s.rate(),
+			ms(s.quantile(0.5)), ms(s.quantile(0.99)), ms(s.quantile(1)), s.non2xx, s.errors)
+	}
+	line("apikey cold pass", cold)
+	for _, r := range rows {
+		line(r.name, r.s)
+	}
+	tw.Flush()
+	fmt.Printf("\npeak RSS: apikey serve %.1f MiB, do-nothing %.1f MiB\n\n", mib(apikeyPeak), mib(nothingPeak))
+
+	// On a shared machine one round can be disturbed; the median round is
+	// what is checked, and the spread is printed with it.
+	slices.Sort(ratios)
+	slices.Sort(p99s)
+	ratio, p99 := ratios[len(ratios)/2], p99s[len(p99s)/2]
+	check := func(ok bool, format string, args ...any) {
+		verdict := "met   "
+		if !ok {
+			verdict = "MISSED"
+		}
+		fmt.Printf("%s "+format+"\n", append([]any{verdict}, args...)...)
+	}
+	check(ratio >= targetRatio, "throughput %.2fx the do-nothing server's in the same round (median of %d, from %.2fx to %.2fx; target >= %.1fx)",
+		ratio, rounds, ratios[0], ratios[len(ratios)-1], targetRatio)
+	check(p99 <= targetP99, "p99 latency %s (median of %d rounds, from %s to %s; target <= %s)",
+		ms(p99), rounds, ms(p99s[0]), ms(p99s[len(p99s)-1]), ms(targetP99))
+	check(apikeyPeak <= targetMemory, "peak memory %.1f MiB, cold pass included (target <= %d MiB)", mib(apikeyPeak), targetMemory>>20)
+	check(bad == 0, "%d non-2xx answers or errors under load (target 0)", bad)
+	return nil
+}
+
+// seed creates n keys in dbFile and writes their secrets to secretsFile, one
+// per line, unless an earlier run left enough of them there.
+func seed(ctx context.Context, dbFile, secretsFile string, n int) error {
+	if have, err := readSecrets(secretsFile, n); err == nil && len(have) == n {
+		logf("reusing the %d keys seeded in %s", n, dbFile)
+		return nil
+	}
+	os.Remove(dbFile)
+	st, err := store.Open(ctx, dbFile)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	out, err := os.Create(secretsFile)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(out)
+	companies := max(1, n/100)
+	start := time.Now()
+	logf("seeding %d keys over %d companies, one transaction each", n, companies)
+	for i := range n {
+		id := uuid.NewString()
+		secret, m, err := apikey.MintSecret(apikey.DefaultPrefix, id, nil)
+		if err != nil {
+			return err
+		}
+		_, err = st.CreateKey(ctx, store.NewKey{
+			ID:            id,
+			Company:       fmt.Sprintf("Company %05d", i%companies),
+			CreateCompany: true,
+			Name:          fmt.Sprintf("key %07d", i),
+			Status:        apikey.StatusActive,
+			Scopes:        []string{"invoices:read"},
+			Metadata:      map[string]string{"env": "production"},
+			Secret:        m,
+			Actor:         "bench",
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(w, secret)
+		if (i+1)%10000 == 0 {
+			logf("  %d keys, %s", i+1, time.Since(start).Round(time.Second))
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	logf("seeded %d keys in %s", n, time.Since(start).Round(time.Millisecond))
+	return out.Close()
+}
+
+// readSecrets reads at most n secrets, one per line.
+func readSecrets(path string, n int) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() && len(out) < n {
+		if s := strings.TrimSpace(sc.Text()); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out, sc.Err()
+}
+
+func freeAddr() (string, string, error) {
+	var addrs []string
+	var lns []net.Listener
+	for range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", "", err
+		}
+		lns = append(lns, ln)
+		addrs = append(addrs, ln.Addr().String())
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return addrs[0], addrs[1], nil
+}
+
+// waitFor returns a channel closed when c has exited.
+func waitFor(c *exec.Cmd) chan struct{} {
+	done := make(chan struct{})
+	go func() { c.Wait(); close(done) }()
+	return done
+}
+
+func waitReady(addr string, exited chan struct{}) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return errors.New("exited before answering")
+		default:
+		}
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("nothing answers on %s", addr)
+}
+
+func stop(c *exec.Cmd, exited chan struct{}) {
+	c.Process.Signal(os.Interrupt)
+	select {
+	case <-exited:
+	case <-time.After(15 * time.Second):
+		c.Process.Kill()
+		<-exited
+	}
+}
+
+// peakRSS is a process's peak resident set size, in bytes.
+func peakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("peak memory: %w (this benchmark reads /proc, so needs Linux)", err)
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}
+
+func ms(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', 2, 64) + "ms" }
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
+}
