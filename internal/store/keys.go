@@ -73,45 +73,17 @@ type NewKey struct {
 // CreateKey stores a key and its secret and records key.create (and
 // company.create when it made the company).
 func (s *Store) CreateKey(ctx context.Context, n NewKey) (apikey.Key, error) {
-	if err := apikey.ValidateKeyName(n.Name); err != nil {
+	if err := checkNewKey(n); err != nil {
 		return apikey.Key{}, err
-	}
-	if err := apikey.ValidateScopes(n.Scopes); err != nil {
-		return apikey.Key{}, err
-	}
-	if n.Status != apikey.StatusActive && n.Status != apikey.StatusInactive {
-		return apikey.Key{}, apikey.Usagef("invalid status %q", n.Status)
 	}
 	var k apikey.Key
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		now := s.clock()
-		c, err := resolveCompany(ctx, tx, n.Company)
-		if apikey.KindOf(err) == apikey.KindNotFound && n.CreateCompany {
-			c, err = createCompany(ctx, tx, n.Company, "", n.Actor, now)
-		}
+		b, err := newKeyBatch(ctx, tx)
 		if err != nil {
 			return err
 		}
-		if err := checkKeyName(ctx, tx, c, "", n.Name); err != nil {
-			return err
-		}
-		scopes, meta := jsonList(n.Scopes), jsonMap(n.Metadata)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO keys (id, company_id, name, status, hint, scopes, metadata, created_at, created_by, updated_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			n.ID, c.ID, n.Name, string(n.Status), n.Secret.Hint, scopes, meta, fmtTime(now), n.Actor, fmtTime(now), fmtTimePtr(n.ExpiresAt)); err != nil {
-			return err
-		}
-		if err := insertSecret(ctx, tx, n.ID, n.Secret, now); err != nil {
-			return err
-		}
-		details := map[string]any{"status": string(n.Status)}
-		if n.ExpiresAt != nil {
-			details["expires_at"] = n.ExpiresAt.UTC().Format(time.RFC3339)
-		}
-		if len(n.Scopes) > 0 {
-			details["scopes"] = n.Scopes
-		}
-		if err := addEvent(ctx, tx, now, n.Actor, apikey.ActionKeyCreate, companyRef(c), &apikey.KeyRef{ID: n.ID, Name: n.Name}, details); err != nil {
+		defer b.close()
+		if err := b.add(n, s.clock()); err != nil {
 			return err
 		}
 		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.id = ?`, n.ID))
@@ -120,25 +92,161 @@ func (s *Store) CreateKey(ctx context.Context, n NewKey) (apikey.Key, error) {
 	return k, err
 }
 
-func insertSecret(ctx context.Context, tx *sql.Tx, keyID string, m apikey.SecretMaterial, now time.Time) error {
+// CreateKeys stores many keys in one transaction, each exactly as CreateKey
+// would (the same checks, rows and events), so that seeding a large store
+// costs one commit per batch rather than one per key. When one key is
+// refused, none is stored.
+func (s *Store) CreateKeys(ctx context.Context, keys []NewKey) error {
+	for _, n := range keys {
+		if err := checkNewKey(n); err != nil {
+			return err
+		}
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		b, err := newKeyBatch(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer b.close()
+		for _, n := range keys {
+			if err := b.add(n, s.clock()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func checkNewKey(n NewKey) error {
+	if err := apikey.ValidateKeyName(n.Name); err != nil {
+		return err
+	}
+	if err := apikey.ValidateScopes(n.Scopes); err != nil {
+		return err
+	}
+	if n.Status != apikey.StatusActive && n.Status != apikey.StatusInactive {
+		return apikey.Usagef("invalid status %q", n.Status)
+	}
+	return nil
+}
+
+// keyBatch inserts keys within one transaction through prepared statements,
+// remembering the companies it has resolved so that a batch of many keys of
+// few companies resolves each company once.
+type keyBatch struct {
+	ctx                                   context.Context
+	tx                                    *sql.Tx
+	companies                             map[string]apikey.Company // by reference as given
+	sameName, insKey, insSecret, insEvent *sql.Stmt
+}
+
+func newKeyBatch(ctx context.Context, tx *sql.Tx) (*keyBatch, error) {
+	b := &keyBatch{ctx: ctx, tx: tx, companies: map[string]apikey.Company{}}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&b.sameName, checkKeyNameSQL},
+		{&b.insKey, `INSERT INTO keys (id, company_id, name, status, hint, scopes, metadata, created_at, created_by, updated_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&b.insSecret, insertSecretSQL},
+		{&b.insEvent, insertEventSQL},
+	} {
+		st, err := tx.PrepareContext(ctx, p.sql)
+		if err != nil {
+			b.close()
+			return nil, err
+		}
+		*p.stmt = st
+	}
+	return b, nil
+}
+
+func (b *keyBatch) close() {
+	for _, st := range []*sql.Stmt{b.sameName, b.insKey, b.insSecret, b.insEvent} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// add stores one key that checkNewKey has passed.
+func (b *keyBatch) add(n NewKey, now time.Time) error {
+	ctx, tx := b.ctx, b.tx
+	c, ok := b.companies[n.Company]
+	if !ok {
+		var err error
+		c, err = resolveCompany(ctx, tx, n.Company)
+		if apikey.KindOf(err) == apikey.KindNotFound && n.CreateCompany {
+			c, err = createCompany(ctx, tx, n.Company, "", n.Actor, now)
+		}
+		if err != nil {
+			return err
+		}
+		b.companies[n.Company] = c
+	}
+	var other string
+	switch err := b.sameName.QueryRowContext(ctx, c.ID, n.Name, "").Scan(&other); err {
+	case nil:
+		return keyNameConflict(c, n.Name)
+	case sql.ErrNoRows:
+	default:
+		return err
+	}
+	scopes, meta := jsonList(n.Scopes), jsonMap(n.Metadata)
+	if _, err := b.insKey.ExecContext(ctx, n.ID, c.ID, n.Name, string(n.Status), n.Secret.Hint, scopes, meta,
+		fmtTime(now), n.Actor, fmtTime(now), fmtTimePtr(n.ExpiresAt)); err != nil {
+		return err
+	}
+	if _, err := b.insSecret.ExecContext(ctx, secretArgs(n.ID, n.Secret, now)...); err != nil {
+		return err
+	}
+	details := map[string]any{"status": string(n.Status)}
+	if n.ExpiresAt != nil {
+		details["expires_at"] = n.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	if len(n.Scopes) > 0 {
+		details["scopes"] = n.Scopes
+	}
+	args, err := eventArgs(now, n.Actor, apikey.ActionKeyCreate, companyRef(c), &apikey.KeyRef{ID: n.ID, Name: n.Name}, details)
+	if err != nil {
+		return err
+	}
+	_, err = b.insEvent.ExecContext(ctx, args...)
+	return err
+}
+
+const insertSecretSQL = `INSERT INTO secrets (hash, key_id, sealed, created_at) VALUES (?, ?, ?, ?)`
+
+func secretArgs(keyID string, m apikey.SecretMaterial, now time.Time) []any {
 	var sealed any
 	if m.Sealed != nil {
 		sealed = m.Sealed
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO secrets (hash, key_id, sealed, created_at) VALUES (?, ?, ?, ?)`, m.Hash[:], keyID, sealed, fmtTime(now))
+	return []any{m.Hash[:], keyID, sealed, fmtTime(now)}
+}
+
+func insertSecret(ctx context.Context, tx *sql.Tx, keyID string, m apikey.SecretMaterial, now time.Time) error {
+	_, err := tx.ExecContext(ctx, insertSecretSQL, secretArgs(keyID, m, now)...)
 	return err
 }
 
+const checkKeyNameSQL = `SELECT id FROM keys WHERE company_id = ? AND name = ? AND id <> ?`
+
 func checkKeyName(ctx context.Context, tx *sql.Tx, c apikey.Company, selfID, name string) error {
 	var id string
-	err := tx.QueryRowContext(ctx, `SELECT id FROM keys WHERE company_id = ? AND name = ? AND id <> ?`, c.ID, name, selfID).Scan(&id)
+	err := tx.QueryRowContext(ctx, checkKeyNameSQL, c.ID, name, selfID).Scan(&id)
 	if err == nil {
-		return apikey.Conflictf("company %q already has a key named %q", c.Name, name)
+		return keyNameConflict(c, name)
 	}
 	if err == sql.ErrNoRows {
 		return nil
 	}
 	return err
+}
+
+func keyNameConflict(c apikey.Company, name string) error {
+	return apikey.Conflictf("company %q already has a key named %q", c.Name, name)
 }
 
 func jsonList(l []string) string {

@@ -37,9 +37,10 @@ var sqliteMagic = []byte("SQLite format 3\x00")
 
 // Store is an open apikey database.
 type Store struct {
-	db   *sql.DB
-	path string
-	now  func() time.Time
+	db        *sql.DB
+	path      string
+	now       func() time.Time
+	cacheSize int64 // bytes of page cache per connection; 0: SQLite's default
 }
 
 // Option changes how a store is opened.
@@ -47,6 +48,12 @@ type Option func(*Store)
 
 // WithClock sets the clock used for timestamps (tests).
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithCacheSize sets the page cache of each connection, in bytes. A bulk
+// writer that touches every index of a large store wants a cache that holds
+// them; SQLite's default of 2 MB makes it spill and re-read pages mid
+// transaction. Commands keep the default, so that memory stays small.
+func WithCacheSize(bytes int64) Option { return func(s *Store) { s.cacheSize = bytes } }
 
 // Open opens the database at path, creating it (0600, in a 0700 directory)
 // when it does not exist, and applies pending migrations. A file that is not
@@ -58,7 +65,15 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err := prepareFile(path); err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite", dsn(path, true))
+	s := &Store{path: path, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	q := dsn(path, true)
+	if s.cacheSize > 0 {
+		q += fmt.Sprintf("&_pragma=cache_size(-%d)", (s.cacheSize+1023)/1024)
+	}
+	db, err := sql.Open("sqlite", q)
 	if err != nil {
 		return nil, apikey.Runtimef("cannot open database %s: %v", path, err)
 	}
@@ -68,10 +83,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	db.SetMaxOpenConns(4)
 	db.SetMaxIdleConns(4)
 	db.SetConnMaxIdleTime(time.Minute)
-	s := &Store{db: db, path: path, now: time.Now}
-	for _, o := range opts {
-		o(s)
-	}
+	s.db = db
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
