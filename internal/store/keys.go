@@ -10,32 +10,136 @@ import (
 	"github.com/apikeyhq/apikey/internal/apikey"
 )
 
+// keyColumns are the columns of a key read with its company (keyFrom).
 const keyColumns = `k.id, k.name, k.status, k.hint, k.scopes, k.metadata, k.created_at, k.created_by, k.updated_at, k.expires_at, k.last_used_at,
-	c.id, c.name, c.ref,
-	EXISTS (SELECT 1 FROM secrets s WHERE s.key_id = k.id AND s.expires_at IS NULL AND s.sealed IS NOT NULL)`
+	c.id, c.name, c.ref, k.sealed`
 
 const keyFrom = ` FROM keys k JOIN companies c ON c.id = k.company_id `
 
-func scanKey(sc interface{ Scan(...any) error }) (apikey.Key, error) {
-	var k apikey.Key
-	var status, scopes, meta, created, updated string
-	var expires, lastUsed, ref sql.NullString
-	err := sc.Scan(&k.ID, &k.Name, &status, &k.Hint, &scopes, &meta, &created, &k.CreatedBy, &updated, &expires, &lastUsed,
-		&k.Company.ID, &k.Company.Name, &ref, &k.Sealed)
-	if err != nil {
-		return k, err
+// listColumns are the columns of a key without its company, which EachKey
+// looks up once per company rather than reading it again on every row.
+const listColumns = `k.id, k.name, k.status, k.hint, k.scopes, k.metadata, k.created_at, k.created_by, k.updated_at, k.expires_at, k.last_used_at,
+	k.company_id, k.sealed`
+
+// keyRow is what a row of keyColumns or listColumns is scanned into. Reused
+// from row to row, it spares a list the allocation of every destination on
+// every row.
+type keyRow struct {
+	k                                           apikey.Key
+	status, scopes, meta, created, updated, cid string
+	expires, lastUsed, ref                      sql.NullString
+	dest                                        []any
+}
+
+// newKeyRow returns a keyRow for keyColumns (withCompany) or listColumns.
+func newKeyRow(withCompany bool) *keyRow {
+	r := &keyRow{}
+	r.dest = []any{&r.k.ID, &r.k.Name, &r.status, &r.k.Hint, &r.scopes, &r.meta, &r.created, &r.k.CreatedBy, &r.updated, &r.expires, &r.lastUsed}
+	if withCompany {
+		r.dest = append(r.dest, &r.k.Company.ID, &r.k.Company.Name, &r.ref)
+	} else {
+		r.dest = append(r.dest, &r.cid)
 	}
-	k.Status = apikey.Status(status)
-	k.Company.Ref = ref.String
-	k.CreatedAt, k.UpdatedAt = parseTime(created), parseTime(updated)
-	k.ExpiresAt, k.LastUsedAt = parseTimePtr(expires), parseTimePtr(lastUsed)
-	if err := json.Unmarshal([]byte(scopes), &k.Scopes); err != nil || k.Scopes == nil {
-		k.Scopes = []string{}
+	r.dest = append(r.dest, &r.k.Sealed)
+	return r
+}
+
+// scan reads one row. Scan sets every destination, so nothing of the
+// previous row remains.
+func (r *keyRow) scan(sc interface{ Scan(...any) error }) (apikey.Key, error) {
+	if err := sc.Scan(r.dest...); err != nil {
+		return apikey.Key{}, err
 	}
-	if err := json.Unmarshal([]byte(meta), &k.Metadata); err != nil || k.Metadata == nil {
-		k.Metadata = map[string]string{}
-	}
+	k := r.k
+	k.Status = apikey.Status(r.status)
+	k.Company.Ref = r.ref.String
+	k.CreatedAt, k.UpdatedAt = parseTime(r.created), parseTime(r.updated)
+	k.ExpiresAt, k.LastUsedAt = parseTimePtr(r.expires), parseTimePtr(r.lastUsed)
+	k.Scopes, k.Metadata = parseList(r.scopes), parseMap(r.meta)
 	return k, nil
+}
+
+// scanKey reads one row of keyColumns.
+func scanKey(sc interface{ Scan(...any) error }) (apikey.Key, error) {
+	return newKeyRow(true).scan(sc)
+}
+
+// keyByID reads one key; sql.ErrNoRows when there is none.
+func keyByID(ctx context.Context, q querier, id string) (apikey.Key, error) {
+	return scanKey(q.QueryRowContext(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.id = ?`, id))
+}
+
+// parseList reads the scopes column, as jsonList wrote it: [] when empty or
+// unreadable. Lists of plain strings, nearly all of them, are read without
+// encoding/json, which would cost more than the rest of reading a key.
+func parseList(s string) []string {
+	if s == "[]" {
+		return []string{}
+	}
+	if l, ok := plainStrings(s, '[', ']', nil); ok {
+		return l
+	}
+	var l []string
+	if err := json.Unmarshal([]byte(s), &l); err != nil || l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// parseMap reads the metadata column as parseList reads scopes.
+func parseMap(s string) map[string]string {
+	if s == "{}" {
+		return map[string]string{}
+	}
+	if l, ok := plainStrings(s, '{', '}', []byte{':', ','}); ok && len(l)%2 == 0 {
+		m := make(map[string]string, len(l)/2)
+		for i := 0; i < len(l); i += 2 {
+			m[l[i]] = l[i+1]
+		}
+		return m
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(s), &m); err != nil || m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// plainStrings reads open "a" sep "b" sep ... close, where the separators
+// alternate through seps (',' alone when seps is nil), as encoding/json
+// writes it without spaces. It reports false for anything else, a backslash
+// in a string among it, so that the caller falls back to encoding/json:
+// without escapes, the bytes between the quotes are the string.
+func plainStrings(s string, open, close byte, seps []byte) ([]string, bool) {
+	if len(s) < 2 || s[0] != open || s[len(s)-1] != close {
+		return nil, false
+	}
+	if seps == nil {
+		seps = []byte{','}
+	}
+	var out []string
+	i, end := 1, len(s)-1
+	for {
+		if i >= end || s[i] != '"' {
+			return nil, false
+		}
+		j := i + 1
+		for j < end && s[j] != '"' && s[j] != '\\' {
+			j++
+		}
+		if j >= end || s[j] != '"' {
+			return nil, false
+		}
+		out = append(out, s[i+1:j])
+		i = j + 1
+		if i == end {
+			return out, true
+		}
+		if s[i] != seps[(len(out)-1)%len(seps)] {
+			return nil, false
+		}
+		i++
+	}
 }
 
 // queryKeys runs a key query whose WHERE/ORDER part is tail.
@@ -86,7 +190,7 @@ func (s *Store) CreateKey(ctx context.Context, n NewKey) (apikey.Key, error) {
 		if err := b.add(n, s.clock()); err != nil {
 			return err
 		}
-		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.id = ?`, n.ID))
+		k, err = keyByID(ctx, tx, n.ID)
 		return err
 	})
 	return k, err
@@ -147,8 +251,8 @@ func newKeyBatch(ctx context.Context, tx *sql.Tx) (*keyBatch, error) {
 		sql  string
 	}{
 		{&b.sameName, checkKeyNameSQL},
-		{&b.insKey, `INSERT INTO keys (id, company_id, name, status, hint, scopes, metadata, created_at, created_by, updated_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&b.insKey, `INSERT INTO keys (id, company_id, name, status, hint, scopes, metadata, created_at, created_by, updated_at, expires_at, sealed)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&b.insSecret, insertSecretSQL},
 		{&b.insEvent, insertEventSQL},
 	} {
@@ -195,7 +299,7 @@ func (b *keyBatch) add(n NewKey, now time.Time) error {
 	}
 	scopes, meta := jsonList(n.Scopes), jsonMap(n.Metadata)
 	if _, err := b.insKey.ExecContext(ctx, n.ID, c.ID, n.Name, string(n.Status), n.Secret.Hint, scopes, meta,
-		fmtTime(now), n.Actor, fmtTime(now), fmtTimePtr(n.ExpiresAt)); err != nil {
+		fmtTime(now), n.Actor, fmtTime(now), fmtTimePtr(n.ExpiresAt), n.Secret.Sealed != nil); err != nil {
 		return err
 	}
 	if _, err := b.insSecret.ExecContext(ctx, secretArgs(n.ID, n.Secret, now)...); err != nil {
@@ -301,7 +405,13 @@ func (s *Store) EachKey(ctx context.Context, f KeyFilter, fn func(apikey.Key) er
 		where = append(where, `(lower(k.name) LIKE ? ESCAPE '\' OR lower(c.name) LIKE ? ESCAPE '\' OR lower(coalesce(c.ref, '')) LIKE ? ESCAPE '\' OR k.id LIKE ? ESCAPE '\')`)
 		args = append(args, p, p, p, escapeLike(strings.ToLower(f.Search))+"%")
 	}
-	q := `SELECT ` + keyColumns + keyFrom
+	// The company of each key is looked up once per company, not joined:
+	// reading three more columns on every row cost more than the lookups.
+	// Only a search, which matches company names and refs, needs the join.
+	q := `SELECT ` + listColumns + ` FROM keys k `
+	if f.Search != "" {
+		q = `SELECT ` + listColumns + keyFrom
+	}
 	if len(where) > 0 {
 		q += "WHERE " + strings.Join(where, " AND ")
 	}
@@ -310,21 +420,49 @@ func (s *Store) EachKey(ctx context.Context, f KeyFilter, fn func(apikey.Key) er
 		q += " LIMIT ?"
 		args = append(args, f.Limit)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return translate(s.path, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		k, err := scanKey(rows)
+	var fnErr error // the caller's, returned as it is
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
-			return translate(s.path, err)
-		}
-		if err := fn(k); err != nil {
 			return err
 		}
+		defer rows.Close()
+		company, err := tx.PrepareContext(ctx, `SELECT id, name, ref FROM companies WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer company.Close()
+		companies := map[string]apikey.CompanyRef{}
+		r := newKeyRow(false)
+		for rows.Next() {
+			k, err := r.scan(rows)
+			if err != nil {
+				return err
+			}
+			c, ok := companies[r.cid]
+			if !ok {
+				var ref sql.NullString
+				err := company.QueryRowContext(ctx, r.cid).Scan(&c.ID, &c.Name, &ref)
+				if err == sql.ErrNoRows {
+					continue // as the join would have left the key out
+				}
+				if err != nil {
+					return err
+				}
+				c.Ref = ref.String
+				companies[r.cid] = c
+			}
+			k.Company = c
+			if fnErr = fn(k); fnErr != nil {
+				return fnErr
+			}
+		}
+		return rows.Err()
+	})
+	if fnErr != nil {
+		return fnErr
 	}
-	return translate(s.path, rows.Err())
+	return translate(s.path, err)
 }
 
 func escapeLike(s string) string {
@@ -501,7 +639,7 @@ func (s *Store) RotateKey(ctx context.Context, keyID string, m apikey.SecretMate
 	var k apikey.Key
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.id = ?`, keyID))
+		k, err = keyByID(ctx, tx, keyID)
 		if err == sql.ErrNoRows {
 			return apikey.NotFoundf("key %q not found", keyID)
 		}
@@ -525,7 +663,7 @@ func (s *Store) RotateKey(ctx context.Context, keyID string, m apikey.SecretMate
 		if err := insertSecret(ctx, tx, k.ID, m, now); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE keys SET hint = ?, updated_at = ? WHERE id = ?`, m.Hint, fmtTime(now), k.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE keys SET hint = ?, sealed = ?, updated_at = ? WHERE id = ?`, m.Hint, m.Sealed != nil, fmtTime(now), k.ID); err != nil {
 			return err
 		}
 		details := map[string]any{"hint": m.Hint, "previous_hint": k.Hint}
@@ -544,7 +682,7 @@ func (s *Store) DeleteKeys(ctx context.Context, ids []string, actor string) erro
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		keys := make([]apikey.Key, 0, len(ids))
 		for _, id := range ids {
-			k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.id = ?`, id))
+			k, err := keyByID(ctx, tx, id)
 			if err == sql.ErrNoRows {
 				return apikey.NotFoundf("key %q not found", id).WithHint("was it deleted meanwhile?")
 			}
@@ -579,7 +717,7 @@ func deleteKeys(ctx context.Context, tx *sql.Tx, keys []apikey.Key, actor string
 func (s *Store) SealedSecret(ctx context.Context, keyID, actor string, open func(sealed []byte) (string, error)) (string, error) {
 	var secret string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.id = ?`, keyID))
+		k, err := keyByID(ctx, tx, keyID)
 		if err == sql.ErrNoRows {
 			return apikey.NotFoundf("key %q not found", keyID)
 		}

@@ -265,6 +265,21 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
+// readTx runs fn in a read-only transaction: one snapshot of the store
+// and, unlike tx, no write lock, so that a reader neither waits for a writer
+// nor keeps one waiting. Errors are the driver's; the caller translates.
+func (s *Store) readTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 // translate turns a driver error into a one-line error without driver jargon.
 // Errors that are already the domain's pass through.
 func translate(path string, err error) error {
@@ -325,9 +340,37 @@ func fmtTimePtr(t *time.Time) any {
 	return fmtTime(*t)
 }
 
+// parseTime reads a timestamp of timeLayout. Reading a key reads two to four
+// of them, so the layout that fmtTime writes is read by hand; anything else,
+// and days past the 28th whose range depends on the month, goes through
+// time.Parse.
 func parseTime(s string) time.Time {
+	if len(s) == len(timeLayout) && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' && s[19] == '.' && s[26] == 'Z' {
+		year, ok1 := digits(s[0:4])
+		month, ok2 := digits(s[5:7])
+		day, ok3 := digits(s[8:10])
+		hour, ok4 := digits(s[11:13])
+		minute, ok5 := digits(s[14:16])
+		sec, ok6 := digits(s[17:19])
+		micro, ok7 := digits(s[20:26])
+		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && month >= 1 && month <= 12 && day >= 1 && day <= 28 && hour < 24 && minute < 60 && sec < 60 {
+			return time.Date(year, time.Month(month), day, hour, minute, sec, micro*1000, time.UTC)
+		}
+	}
 	t, _ := time.Parse(timeLayout, s)
 	return t
+}
+
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
 }
 
 func parseTimePtr(s sql.NullString) *time.Time {
