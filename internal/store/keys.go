@@ -18,8 +18,10 @@ const keyFrom = ` FROM keys k JOIN companies c ON c.id = k.company_id `
 
 // listColumns are the columns of a key without its company, which EachKey
 // looks up once per company rather than reading it again on every row.
-const listColumns = `k.id, k.name, k.status, k.hint, k.scopes, k.metadata, k.created_at, k.created_by, k.updated_at, k.expires_at, k.last_used_at,
-	k.company_id, k.sealed`
+var listColumns = strings.Join(listColumnNames, ", ")
+
+var listColumnNames = []string{"k.id", "k.name", "k.status", "k.hint", "k.scopes", "k.metadata", "k.created_at", "k.created_by", "k.updated_at", "k.expires_at", "k.last_used_at",
+	"k.company_id", "k.sealed"}
 
 // keyRow is what a row of keyColumns or listColumns is scanned into. Reused
 // from row to row, it spares a list the allocation of every destination on
@@ -50,13 +52,18 @@ func (r *keyRow) scan(sc interface{ Scan(...any) error }) (apikey.Key, error) {
 	if err := sc.Scan(r.dest...); err != nil {
 		return apikey.Key{}, err
 	}
+	return r.key(), nil
+}
+
+// key makes the key of the row read last.
+func (r *keyRow) key() apikey.Key {
 	k := r.k
 	k.Status = apikey.Status(r.status)
 	k.Company.Ref = r.ref.String
 	k.CreatedAt, k.UpdatedAt = parseTime(r.created), parseTime(r.updated)
 	k.ExpiresAt, k.LastUsedAt = parseTimePtr(r.expires), parseTimePtr(r.lastUsed)
 	k.Scopes, k.Metadata = parseList(r.scopes), parseMap(r.meta)
-	return k, nil
+	return k
 }
 
 // scanKey reads one row of keyColumns.
@@ -408,9 +415,10 @@ func (s *Store) EachKey(ctx context.Context, f KeyFilter, fn func(apikey.Key) er
 	// The company of each key is looked up once per company, not joined:
 	// reading three more columns on every row cost more than the lookups.
 	// Only a search, which matches company names and refs, needs the join.
-	q := `SELECT ` + listColumns + ` FROM keys k `
+	// The columns come packed into one (see packColumns).
+	q := `SELECT ` + packedList + `, k.rowid FROM keys k `
 	if f.Search != "" {
-		q = `SELECT ` + listColumns + keyFrom
+		q = `SELECT ` + packedList + `, k.rowid` + keyFrom
 	}
 	if len(where) > 0 {
 		q += "WHERE " + strings.Join(where, " AND ")
@@ -434,11 +442,19 @@ func (s *Store) EachKey(ctx context.Context, f KeyFilter, fn func(apikey.Key) er
 		defer company.Close()
 		companies := map[string]apikey.CompanyRef{}
 		r := newKeyRow(false)
+		var packed string
+		var rowid int64
 		for rows.Next() {
-			k, err := r.scan(rows)
-			if err != nil {
+			if err := rows.Scan(&packed, &rowid); err != nil {
 				return err
 			}
+			if !r.unpack(packed) {
+				err := tx.QueryRowContext(ctx, `SELECT `+listColumns+` FROM keys k WHERE k.rowid = ?`, rowid).Scan(r.dest...)
+				if err != nil {
+					return err
+				}
+			}
+			k := r.key()
 			c, ok := companies[r.cid]
 			if !ok {
 				var ref sql.NullString

@@ -214,6 +214,18 @@ func SchemaVersion() int { return len(migrations()) }
 // database migrate it exactly once.
 func (s *Store) migrate(ctx context.Context) error {
 	all := migrations()
+	// Nearly every open finds the schema current. Checking that with a plain
+	// read first spares every command a write transaction, and so the wait
+	// for a concurrent writer; whatever else it finds is decided again
+	// inside the transaction below, where it cannot change.
+	var appID, version int64
+	err := s.db.QueryRowContext(ctx, `SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version)`).Scan(&appID, &version)
+	if err != nil {
+		return translate(s.path, err)
+	}
+	if appID == ApplicationID && version == int64(len(all)) {
+		return nil
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var appID, version, tables int64
 		err := tx.QueryRowContext(ctx, `SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master)`).Scan(&appID, &version, &tables)
