@@ -107,7 +107,8 @@ func appendKeyJSON(dst []byte, v *KeyJSON, prefix string) ([]byte, error) {
 		dst = append(dst, "{}"...)
 	default:
 		dst = append(dst, '{')
-		for i, name := range sortedKeys(v.Metadata) {
+		var buf [8]string // the names of a few entries, without an allocation
+		for i, name := range sortedKeys(v.Metadata, buf[:0]) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
@@ -191,8 +192,7 @@ func plainTime(t *time.Time) bool {
 	return y >= 0 && y <= 9999 && t.Location() == time.UTC
 }
 
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
+func sortedKeys(m map[string]string, keys []string) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}

@@ -83,7 +83,8 @@ func parseList(s string) []string {
 	if s == "[]" {
 		return []string{}
 	}
-	if l, ok := plainStrings(s, '[', ']', nil); ok {
+	// Counting the quotes sizes the list in one allocation.
+	if l, ok := plainStrings(s, '[', ']', nil, make([]string, 0, strings.Count(s, `"`)/2)); ok {
 		return l
 	}
 	var l []string
@@ -98,7 +99,8 @@ func parseMap(s string) map[string]string {
 	if s == "{}" {
 		return map[string]string{}
 	}
-	if l, ok := plainStrings(s, '{', '}', []byte{':', ','}); ok && len(l)%2 == 0 {
+	var buf [16]string // names and values of up to 8 entries, without an allocation
+	if l, ok := plainStrings(s, '{', '}', []byte{':', ','}, buf[:0]); ok && len(l)%2 == 0 {
 		m := make(map[string]string, len(l)/2)
 		for i := 0; i < len(l); i += 2 {
 			m[l[i]] = l[i+1]
@@ -112,19 +114,18 @@ func parseMap(s string) map[string]string {
 	return m
 }
 
-// plainStrings reads open "a" sep "b" sep ... close, where the separators
-// alternate through seps (',' alone when seps is nil), as encoding/json
-// writes it without spaces. It reports false for anything else, a backslash
+// plainStrings appends to out the strings of open "a" sep "b" sep ...
+// close, where the separators alternate through seps (',' alone when seps
+// is nil), as encoding/json writes it without spaces. It reports false for anything else, a backslash
 // in a string among it, so that the caller falls back to encoding/json:
 // without escapes, the bytes between the quotes are the string.
-func plainStrings(s string, open, close byte, seps []byte) ([]string, bool) {
+func plainStrings(s string, open, close byte, seps []byte, out []string) ([]string, bool) {
 	if len(s) < 2 || s[0] != open || s[len(s)-1] != close {
 		return nil, false
 	}
 	if seps == nil {
 		seps = []byte{','}
 	}
-	var out []string
 	i, end := 1, len(s)-1
 	for {
 		if i >= end || s[i] != '"' {
