@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"hash/crc32"
-	"regexp"
 	"strings"
 )
 
@@ -22,11 +21,24 @@ const (
 	base62Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 )
 
-var prefixPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,15}$`)
+// validPrefix reports whether p matches [a-z][a-z0-9_]{0,15}. It is written
+// out rather than a regexp: verify checks it on every presented secret, and
+// a regexp compiled at start-up costs every command, even `version`.
+func validPrefix(p string) bool {
+	if len(p) == 0 || len(p) > maxPrefixLen || p[0] < 'a' || p[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(p); i++ {
+		if c := p[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidatePrefix checks a configured key prefix.
 func ValidatePrefix(p string) error {
-	if !prefixPattern.MatchString(p) {
+	if !validPrefix(p) {
 		return Usagef("invalid key prefix %q", p).WithHint("it must match [a-z][a-z0-9_]{0,15}")
 	}
 	return nil

@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
@@ -208,8 +207,21 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// headerName is the token grammar of RFC 9110 field names.
-var headerName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$")
+// headerName reports whether s is an RFC 9110 field name (a token) of at
+// most 64 characters. Written out rather than a regexp, which every command
+// would compile at start-up.
+func headerName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
 
 func (c *Config) validate() error {
 	bad := func(key, why string) error {
@@ -227,7 +239,7 @@ func (c *Config) validate() error {
 		return bad("key_prefix", "it must match [a-z][a-z0-9_]{0,15}")
 	}
 	for _, k := range []string{"headers.key", "headers.company"} {
-		if !headerName.MatchString(c.Get(k)) {
+		if !headerName(c.Get(k)) {
 			return bad(k, "it must be an HTTP header name such as X-Api-Key")
 		}
 	}

@@ -157,6 +157,7 @@ type jsonArray struct {
 	n   int
 	buf bytes.Buffer
 	enc *json.Encoder
+	b   []byte // addKey's, reused from key to key
 }
 
 func newJSONArray(w io.Writer) *jsonArray {
@@ -180,6 +181,22 @@ func (a *jsonArray) add(v any) error {
 	a.buf.Truncate(a.buf.Len() - 1) // the encoder's newline
 	a.n++
 	_, err := a.w.Write(a.buf.Bytes())
+	return err
+}
+
+// addKey adds a key as add would, through appendKeyJSON.
+func (a *jsonArray) addKey(v *KeyJSON) error {
+	b := append(a.b[:0], ",\n  "...)
+	if a.n == 0 {
+		b = append(a.b[:0], "[\n  "...)
+	}
+	b, err := appendKeyJSON(b, v, "  ")
+	if err != nil {
+		return err
+	}
+	a.b = b
+	a.n++
+	_, err = a.w.Write(b)
 	return err
 }
 

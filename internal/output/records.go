@@ -137,8 +137,12 @@ type jsonKeys struct {
 	a *jsonArray
 }
 
-func (j *jsonKeys) Write(k apikey.Key) error { return j.a.add(KeyView(k, j.p.Now)) }
-func (j *jsonKeys) Close() error             { return j.a.close() }
+func (j *jsonKeys) Write(k apikey.Key) error {
+	v := KeyView(k, j.p.Now)
+	return j.a.addKey(&v)
+}
+
+func (j *jsonKeys) Close() error { return j.a.close() }
 
 var keyCSV = []string{"id", "name", "status", "company", "company_id", "company_ref", "hint", "scopes", "metadata", "created_at", "created_by", "updated_at", "expires_at", "last_used_at"}
 
@@ -185,7 +189,13 @@ func (t *tableKeys) Close() error { return t.s.close() }
 func (p *Printer) Key(w io.Writer, k apikey.Key) error {
 	switch p.Format {
 	case JSON:
-		return WriteJSON(w, KeyView(k, p.Now))
+		v := KeyView(k, p.Now)
+		b, err := appendKeyJSON(nil, &v, "")
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(b, '\n'))
+		return err
 	case CSV:
 		kw := p.KeyWriter(w)
 		kw.Write(k)

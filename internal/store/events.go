@@ -10,13 +10,25 @@ import (
 	"github.com/apikeyhq/apikey/internal/apikey"
 )
 
+const insertEventSQL = `INSERT INTO events (at, actor, action, company_id, company_name, key_id, key_name, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
 func addEvent(ctx context.Context, tx *sql.Tx, at time.Time, actor, action string, c *apikey.CompanyRef, k *apikey.KeyRef, details map[string]any) error {
+	args, err := eventArgs(at, actor, action, c, k, details)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, insertEventSQL, args...)
+	return err
+}
+
+// eventArgs are the values of insertEventSQL.
+func eventArgs(at time.Time, actor, action string, c *apikey.CompanyRef, k *apikey.KeyRef, details map[string]any) ([]any, error) {
 	if details == nil {
 		details = map[string]any{}
 	}
 	d, err := json.Marshal(details)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var cid, cname, kid, kname any
 	if c != nil {
@@ -25,9 +37,7 @@ func addEvent(ctx context.Context, tx *sql.Tx, at time.Time, actor, action strin
 	if k != nil {
 		kid, kname = k.ID, k.Name
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO events (at, actor, action, company_id, company_name, key_id, key_name, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		fmtTime(at), actor, action, cid, cname, kid, kname, string(d))
-	return err
+	return []any{fmtTime(at), actor, action, cid, cname, kid, kname, string(d)}, nil
 }
 
 // EventFilter selects events. Key and Company are references; they may name

@@ -10,32 +10,144 @@ import (
 	"github.com/apikeyhq/apikey/internal/apikey"
 )
 
+// keyColumns are the columns of a key read with its company (keyFrom).
 const keyColumns = `k.id, k.name, k.status, k.hint, k.scopes, k.metadata, k.created_at, k.created_by, k.updated_at, k.expires_at, k.last_used_at,
-	c.id, c.name, c.ref,
-	EXISTS (SELECT 1 FROM secrets s WHERE s.key_id = k.id AND s.expires_at IS NULL AND s.sealed IS NOT NULL)`
+	c.id, c.name, c.ref, k.sealed`
 
 const keyFrom = ` FROM keys k JOIN companies c ON c.id = k.company_id `
 
+// listColumns are the columns of a key without its company, which EachKey
+// looks up once per company rather than reading it again on every row.
+var listColumns = strings.Join(listColumnNames, ", ")
+
+var listColumnNames = []string{"k.id", "k.name", "k.status", "k.hint", "k.scopes", "k.metadata", "k.created_at", "k.created_by", "k.updated_at", "k.expires_at", "k.last_used_at",
+	"k.company_id", "k.sealed"}
+
+// keyRow is what a row of keyColumns or listColumns is scanned into. Reused
+// from row to row, it spares a list the allocation of every destination on
+// every row.
+type keyRow struct {
+	k                                           apikey.Key
+	status, scopes, meta, created, updated, cid string
+	expires, lastUsed, ref                      sql.NullString
+	dest                                        []any
+}
+
+// newKeyRow returns a keyRow for keyColumns (withCompany) or listColumns.
+func newKeyRow(withCompany bool) *keyRow {
+	r := &keyRow{}
+	r.dest = []any{&r.k.ID, &r.k.Name, &r.status, &r.k.Hint, &r.scopes, &r.meta, &r.created, &r.k.CreatedBy, &r.updated, &r.expires, &r.lastUsed}
+	if withCompany {
+		r.dest = append(r.dest, &r.k.Company.ID, &r.k.Company.Name, &r.ref)
+	} else {
+		r.dest = append(r.dest, &r.cid)
+	}
+	r.dest = append(r.dest, &r.k.Sealed)
+	return r
+}
+
+// scan reads one row. Scan sets every destination, so nothing of the
+// previous row remains.
+func (r *keyRow) scan(sc interface{ Scan(...any) error }) (apikey.Key, error) {
+	if err := sc.Scan(r.dest...); err != nil {
+		return apikey.Key{}, err
+	}
+	return r.key(), nil
+}
+
+// key makes the key of the row read last.
+func (r *keyRow) key() apikey.Key {
+	k := r.k
+	k.Status = apikey.Status(r.status)
+	k.Company.Ref = r.ref.String
+	k.CreatedAt, k.UpdatedAt = parseTime(r.created), parseTime(r.updated)
+	k.ExpiresAt, k.LastUsedAt = parseTimePtr(r.expires), parseTimePtr(r.lastUsed)
+	k.Scopes, k.Metadata = parseList(r.scopes), parseMap(r.meta)
+	return k
+}
+
+// scanKey reads one row of keyColumns.
 func scanKey(sc interface{ Scan(...any) error }) (apikey.Key, error) {
-	var k apikey.Key
-	var status, scopes, meta, created, updated string
-	var expires, lastUsed, ref sql.NullString
-	err := sc.Scan(&k.ID, &k.Name, &status, &k.Hint, &scopes, &meta, &created, &k.CreatedBy, &updated, &expires, &lastUsed,
-		&k.Company.ID, &k.Company.Name, &ref, &k.Sealed)
-	if err != nil {
-		return k, err
+	return newKeyRow(true).scan(sc)
+}
+
+// keyByID reads one key; sql.ErrNoRows when there is none.
+func keyByID(ctx context.Context, q querier, id string) (apikey.Key, error) {
+	return scanKey(q.QueryRowContext(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.id = ?`, id))
+}
+
+// parseList reads the scopes column, as jsonList wrote it: [] when empty or
+// unreadable. Lists of plain strings, nearly all of them, are read without
+// encoding/json, which would cost more than the rest of reading a key.
+func parseList(s string) []string {
+	if s == "[]" {
+		return []string{}
 	}
-	k.Status = apikey.Status(status)
-	k.Company.Ref = ref.String
-	k.CreatedAt, k.UpdatedAt = parseTime(created), parseTime(updated)
-	k.ExpiresAt, k.LastUsedAt = parseTimePtr(expires), parseTimePtr(lastUsed)
-	if err := json.Unmarshal([]byte(scopes), &k.Scopes); err != nil || k.Scopes == nil {
-		k.Scopes = []string{}
+	// Counting the quotes sizes the list in one allocation.
+	if l, ok := plainStrings(s, '[', ']', nil, make([]string, 0, strings.Count(s, `"`)/2)); ok {
+		return l
 	}
-	if err := json.Unmarshal([]byte(meta), &k.Metadata); err != nil || k.Metadata == nil {
-		k.Metadata = map[string]string{}
+	var l []string
+	if err := json.Unmarshal([]byte(s), &l); err != nil || l == nil {
+		return []string{}
 	}
-	return k, nil
+	return l
+}
+
+// parseMap reads the metadata column as parseList reads scopes.
+func parseMap(s string) map[string]string {
+	if s == "{}" {
+		return map[string]string{}
+	}
+	var buf [16]string // names and values of up to 8 entries, without an allocation
+	if l, ok := plainStrings(s, '{', '}', []byte{':', ','}, buf[:0]); ok && len(l)%2 == 0 {
+		m := make(map[string]string, len(l)/2)
+		for i := 0; i < len(l); i += 2 {
+			m[l[i]] = l[i+1]
+		}
+		return m
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(s), &m); err != nil || m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// plainStrings appends to out the strings of open "a" sep "b" sep ...
+// close, where the separators alternate through seps (',' alone when seps
+// is nil), as encoding/json writes it without spaces. It reports false for anything else, a backslash
+// in a string among it, so that the caller falls back to encoding/json:
+// without escapes, the bytes between the quotes are the string.
+func plainStrings(s string, open, close byte, seps []byte, out []string) ([]string, bool) {
+	if len(s) < 2 || s[0] != open || s[len(s)-1] != close {
+		return nil, false
+	}
+	if seps == nil {
+		seps = []byte{','}
+	}
+	i, end := 1, len(s)-1
+	for {
+		if i >= end || s[i] != '"' {
+			return nil, false
+		}
+		j := i + 1
+		for j < end && s[j] != '"' && s[j] != '\\' {
+			j++
+		}
+		if j >= end || s[j] != '"' {
+			return nil, false
+		}
+		out = append(out, s[i+1:j])
+		i = j + 1
+		if i == end {
+			return out, true
+		}
+		if s[i] != seps[(len(out)-1)%len(seps)] {
+			return nil, false
+		}
+		i++
+	}
 }
 
 // queryKeys runs a key query whose WHERE/ORDER part is tail.
@@ -73,72 +185,180 @@ type NewKey struct {
 // CreateKey stores a key and its secret and records key.create (and
 // company.create when it made the company).
 func (s *Store) CreateKey(ctx context.Context, n NewKey) (apikey.Key, error) {
-	if err := apikey.ValidateKeyName(n.Name); err != nil {
+	if err := checkNewKey(n); err != nil {
 		return apikey.Key{}, err
-	}
-	if err := apikey.ValidateScopes(n.Scopes); err != nil {
-		return apikey.Key{}, err
-	}
-	if n.Status != apikey.StatusActive && n.Status != apikey.StatusInactive {
-		return apikey.Key{}, apikey.Usagef("invalid status %q", n.Status)
 	}
 	var k apikey.Key
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		now := s.clock()
-		c, err := resolveCompany(ctx, tx, n.Company)
+		b, err := newKeyBatch(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer b.close()
+		if err := b.add(n, s.clock()); err != nil {
+			return err
+		}
+		k, err = keyByID(ctx, tx, n.ID)
+		return err
+	})
+	return k, err
+}
+
+// CreateKeys stores many keys in one transaction, each exactly as CreateKey
+// would (the same checks, rows and events), so that seeding a large store
+// costs one commit per batch rather than one per key. When one key is
+// refused, none is stored.
+func (s *Store) CreateKeys(ctx context.Context, keys []NewKey) error {
+	for _, n := range keys {
+		if err := checkNewKey(n); err != nil {
+			return err
+		}
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		b, err := newKeyBatch(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer b.close()
+		for _, n := range keys {
+			if err := b.add(n, s.clock()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func checkNewKey(n NewKey) error {
+	if err := apikey.ValidateKeyName(n.Name); err != nil {
+		return err
+	}
+	if err := apikey.ValidateScopes(n.Scopes); err != nil {
+		return err
+	}
+	if n.Status != apikey.StatusActive && n.Status != apikey.StatusInactive {
+		return apikey.Usagef("invalid status %q", n.Status)
+	}
+	return nil
+}
+
+// keyBatch inserts keys within one transaction through prepared statements,
+// remembering the companies it has resolved so that a batch of many keys of
+// few companies resolves each company once.
+type keyBatch struct {
+	ctx                                   context.Context
+	tx                                    *sql.Tx
+	companies                             map[string]apikey.Company // by reference as given
+	sameName, insKey, insSecret, insEvent *sql.Stmt
+}
+
+func newKeyBatch(ctx context.Context, tx *sql.Tx) (*keyBatch, error) {
+	b := &keyBatch{ctx: ctx, tx: tx, companies: map[string]apikey.Company{}}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&b.sameName, checkKeyNameSQL},
+		{&b.insKey, `INSERT INTO keys (id, company_id, name, status, hint, scopes, metadata, created_at, created_by, updated_at, expires_at, sealed)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&b.insSecret, insertSecretSQL},
+		{&b.insEvent, insertEventSQL},
+	} {
+		st, err := tx.PrepareContext(ctx, p.sql)
+		if err != nil {
+			b.close()
+			return nil, err
+		}
+		*p.stmt = st
+	}
+	return b, nil
+}
+
+func (b *keyBatch) close() {
+	for _, st := range []*sql.Stmt{b.sameName, b.insKey, b.insSecret, b.insEvent} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// add stores one key that checkNewKey has passed.
+func (b *keyBatch) add(n NewKey, now time.Time) error {
+	ctx, tx := b.ctx, b.tx
+	c, ok := b.companies[n.Company]
+	if !ok {
+		var err error
+		c, err = resolveCompany(ctx, tx, n.Company)
 		if apikey.KindOf(err) == apikey.KindNotFound && n.CreateCompany {
 			c, err = createCompany(ctx, tx, n.Company, "", n.Actor, now)
 		}
 		if err != nil {
 			return err
 		}
-		if err := checkKeyName(ctx, tx, c, "", n.Name); err != nil {
-			return err
-		}
-		scopes, meta := jsonList(n.Scopes), jsonMap(n.Metadata)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO keys (id, company_id, name, status, hint, scopes, metadata, created_at, created_by, updated_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			n.ID, c.ID, n.Name, string(n.Status), n.Secret.Hint, scopes, meta, fmtTime(now), n.Actor, fmtTime(now), fmtTimePtr(n.ExpiresAt)); err != nil {
-			return err
-		}
-		if err := insertSecret(ctx, tx, n.ID, n.Secret, now); err != nil {
-			return err
-		}
-		details := map[string]any{"status": string(n.Status)}
-		if n.ExpiresAt != nil {
-			details["expires_at"] = n.ExpiresAt.UTC().Format(time.RFC3339)
-		}
-		if len(n.Scopes) > 0 {
-			details["scopes"] = n.Scopes
-		}
-		if err := addEvent(ctx, tx, now, n.Actor, apikey.ActionKeyCreate, companyRef(c), &apikey.KeyRef{ID: n.ID, Name: n.Name}, details); err != nil {
-			return err
-		}
-		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.id = ?`, n.ID))
+		b.companies[n.Company] = c
+	}
+	var other string
+	switch err := b.sameName.QueryRowContext(ctx, c.ID, n.Name, "").Scan(&other); err {
+	case nil:
+		return keyNameConflict(c, n.Name)
+	case sql.ErrNoRows:
+	default:
 		return err
-	})
-	return k, err
+	}
+	scopes, meta := jsonList(n.Scopes), jsonMap(n.Metadata)
+	if _, err := b.insKey.ExecContext(ctx, n.ID, c.ID, n.Name, string(n.Status), n.Secret.Hint, scopes, meta,
+		fmtTime(now), n.Actor, fmtTime(now), fmtTimePtr(n.ExpiresAt), n.Secret.Sealed != nil); err != nil {
+		return err
+	}
+	if _, err := b.insSecret.ExecContext(ctx, secretArgs(n.ID, n.Secret, now)...); err != nil {
+		return err
+	}
+	details := map[string]any{"status": string(n.Status)}
+	if n.ExpiresAt != nil {
+		details["expires_at"] = n.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	if len(n.Scopes) > 0 {
+		details["scopes"] = n.Scopes
+	}
+	args, err := eventArgs(now, n.Actor, apikey.ActionKeyCreate, companyRef(c), &apikey.KeyRef{ID: n.ID, Name: n.Name}, details)
+	if err != nil {
+		return err
+	}
+	_, err = b.insEvent.ExecContext(ctx, args...)
+	return err
 }
 
-func insertSecret(ctx context.Context, tx *sql.Tx, keyID string, m apikey.SecretMaterial, now time.Time) error {
+const insertSecretSQL = `INSERT INTO secrets (hash, key_id, sealed, created_at) VALUES (?, ?, ?, ?)`
+
+func secretArgs(keyID string, m apikey.SecretMaterial, now time.Time) []any {
 	var sealed any
 	if m.Sealed != nil {
 		sealed = m.Sealed
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO secrets (hash, key_id, sealed, created_at) VALUES (?, ?, ?, ?)`, m.Hash[:], keyID, sealed, fmtTime(now))
+	return []any{m.Hash[:], keyID, sealed, fmtTime(now)}
+}
+
+func insertSecret(ctx context.Context, tx *sql.Tx, keyID string, m apikey.SecretMaterial, now time.Time) error {
+	_, err := tx.ExecContext(ctx, insertSecretSQL, secretArgs(keyID, m, now)...)
 	return err
 }
 
+const checkKeyNameSQL = `SELECT id FROM keys WHERE company_id = ? AND name = ? AND id <> ?`
+
 func checkKeyName(ctx context.Context, tx *sql.Tx, c apikey.Company, selfID, name string) error {
 	var id string
-	err := tx.QueryRowContext(ctx, `SELECT id FROM keys WHERE company_id = ? AND name = ? AND id <> ?`, c.ID, name, selfID).Scan(&id)
+	err := tx.QueryRowContext(ctx, checkKeyNameSQL, c.ID, name, selfID).Scan(&id)
 	if err == nil {
-		return apikey.Conflictf("company %q already has a key named %q", c.Name, name)
+		return keyNameConflict(c, name)
 	}
 	if err == sql.ErrNoRows {
 		return nil
 	}
 	return err
+}
+
+func keyNameConflict(c apikey.Company, name string) error {
+	return apikey.Conflictf("company %q already has a key named %q", c.Name, name)
 }
 
 func jsonList(l []string) string {
@@ -193,7 +413,14 @@ func (s *Store) EachKey(ctx context.Context, f KeyFilter, fn func(apikey.Key) er
 		where = append(where, `(lower(k.name) LIKE ? ESCAPE '\' OR lower(c.name) LIKE ? ESCAPE '\' OR lower(coalesce(c.ref, '')) LIKE ? ESCAPE '\' OR k.id LIKE ? ESCAPE '\')`)
 		args = append(args, p, p, p, escapeLike(strings.ToLower(f.Search))+"%")
 	}
-	q := `SELECT ` + keyColumns + keyFrom
+	// The company of each key is looked up once per company, not joined:
+	// reading three more columns on every row cost more than the lookups.
+	// Only a search, which matches company names and refs, needs the join.
+	// The columns come packed into one (see packColumns).
+	q := `SELECT ` + packedList + `, k.rowid FROM keys k `
+	if f.Search != "" {
+		q = `SELECT ` + packedList + `, k.rowid` + keyFrom
+	}
 	if len(where) > 0 {
 		q += "WHERE " + strings.Join(where, " AND ")
 	}
@@ -202,21 +429,57 @@ func (s *Store) EachKey(ctx context.Context, f KeyFilter, fn func(apikey.Key) er
 		q += " LIMIT ?"
 		args = append(args, f.Limit)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return translate(s.path, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		k, err := scanKey(rows)
+	var fnErr error // the caller's, returned as it is
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
-			return translate(s.path, err)
-		}
-		if err := fn(k); err != nil {
 			return err
 		}
+		defer rows.Close()
+		company, err := tx.PrepareContext(ctx, `SELECT id, name, ref FROM companies WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer company.Close()
+		companies := map[string]apikey.CompanyRef{}
+		r := newKeyRow(false)
+		var packed string
+		var rowid int64
+		for rows.Next() {
+			if err := rows.Scan(&packed, &rowid); err != nil {
+				return err
+			}
+			if !r.unpack(packed) {
+				err := tx.QueryRowContext(ctx, `SELECT `+listColumns+` FROM keys k WHERE k.rowid = ?`, rowid).Scan(r.dest...)
+				if err != nil {
+					return err
+				}
+			}
+			k := r.key()
+			c, ok := companies[r.cid]
+			if !ok {
+				var ref sql.NullString
+				err := company.QueryRowContext(ctx, r.cid).Scan(&c.ID, &c.Name, &ref)
+				if err == sql.ErrNoRows {
+					continue // as the join would have left the key out
+				}
+				if err != nil {
+					return err
+				}
+				c.Ref = ref.String
+				companies[r.cid] = c
+			}
+			k.Company = c
+			if fnErr = fn(k); fnErr != nil {
+				return fnErr
+			}
+		}
+		return rows.Err()
+	})
+	if fnErr != nil {
+		return fnErr
 	}
-	return translate(s.path, rows.Err())
+	return translate(s.path, err)
 }
 
 func escapeLike(s string) string {
@@ -393,7 +656,7 @@ func (s *Store) RotateKey(ctx context.Context, keyID string, m apikey.SecretMate
 	var k apikey.Key
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.id = ?`, keyID))
+		k, err = keyByID(ctx, tx, keyID)
 		if err == sql.ErrNoRows {
 			return apikey.NotFoundf("key %q not found", keyID)
 		}
@@ -417,7 +680,7 @@ func (s *Store) RotateKey(ctx context.Context, keyID string, m apikey.SecretMate
 		if err := insertSecret(ctx, tx, k.ID, m, now); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE keys SET hint = ?, updated_at = ? WHERE id = ?`, m.Hint, fmtTime(now), k.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE keys SET hint = ?, sealed = ?, updated_at = ? WHERE id = ?`, m.Hint, m.Sealed != nil, fmtTime(now), k.ID); err != nil {
 			return err
 		}
 		details := map[string]any{"hint": m.Hint, "previous_hint": k.Hint}
@@ -436,7 +699,7 @@ func (s *Store) DeleteKeys(ctx context.Context, ids []string, actor string) erro
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		keys := make([]apikey.Key, 0, len(ids))
 		for _, id := range ids {
-			k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.id = ?`, id))
+			k, err := keyByID(ctx, tx, id)
 			if err == sql.ErrNoRows {
 				return apikey.NotFoundf("key %q not found", id).WithHint("was it deleted meanwhile?")
 			}
@@ -471,7 +734,7 @@ func deleteKeys(ctx context.Context, tx *sql.Tx, keys []apikey.Key, actor string
 func (s *Store) SealedSecret(ctx context.Context, keyID, actor string, open func(sealed []byte) (string, error)) (string, error) {
 	var secret string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		k, err := scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.id = ?`, keyID))
+		k, err := keyByID(ctx, tx, keyID)
 		if err == sql.ErrNoRows {
 			return apikey.NotFoundf("key %q not found", keyID)
 		}

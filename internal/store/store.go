@@ -37,9 +37,10 @@ var sqliteMagic = []byte("SQLite format 3\x00")
 
 // Store is an open apikey database.
 type Store struct {
-	db   *sql.DB
-	path string
-	now  func() time.Time
+	db        *sql.DB
+	path      string
+	now       func() time.Time
+	cacheSize int64 // bytes of page cache per connection; 0: SQLite's default
 }
 
 // Option changes how a store is opened.
@@ -47,6 +48,12 @@ type Option func(*Store)
 
 // WithClock sets the clock used for timestamps (tests).
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithCacheSize sets the page cache of each connection, in bytes. A bulk
+// writer that touches every index of a large store wants a cache that holds
+// them; SQLite's default of 2 MB makes it spill and re-read pages mid
+// transaction. Commands keep the default, so that memory stays small.
+func WithCacheSize(bytes int64) Option { return func(s *Store) { s.cacheSize = bytes } }
 
 // Open opens the database at path, creating it (0600, in a 0700 directory)
 // when it does not exist, and applies pending migrations. A file that is not
@@ -58,7 +65,15 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err := prepareFile(path); err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite", dsn(path, true))
+	s := &Store{path: path, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	q := dsn(path, true)
+	if s.cacheSize > 0 {
+		q += fmt.Sprintf("&_pragma=cache_size(-%d)", (s.cacheSize+1023)/1024)
+	}
+	db, err := sql.Open("sqlite", q)
 	if err != nil {
 		return nil, apikey.Runtimef("cannot open database %s: %v", path, err)
 	}
@@ -68,10 +83,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	db.SetMaxOpenConns(4)
 	db.SetMaxIdleConns(4)
 	db.SetConnMaxIdleTime(time.Minute)
-	s := &Store{db: db, path: path, now: time.Now}
-	for _, o := range opts {
-		o(s)
-	}
+	s.db = db
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -202,6 +214,18 @@ func SchemaVersion() int { return len(migrations()) }
 // database migrate it exactly once.
 func (s *Store) migrate(ctx context.Context) error {
 	all := migrations()
+	// Nearly every open finds the schema current. Checking that with a plain
+	// read first spares every command a write transaction, and so the wait
+	// for a concurrent writer; whatever else it finds is decided again
+	// inside the transaction below, where it cannot change.
+	var appID, version int64
+	err := s.db.QueryRowContext(ctx, `SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version)`).Scan(&appID, &version)
+	if err != nil {
+		return translate(s.path, err)
+	}
+	if appID == ApplicationID && version == int64(len(all)) {
+		return nil
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var appID, version, tables int64
 		err := tx.QueryRowContext(ctx, `SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master)`).Scan(&appID, &version, &tables)
@@ -251,6 +275,21 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return translate(s.path, err)
 	}
 	return nil
+}
+
+// readTx runs fn in a read-only transaction: one snapshot of the store
+// and, unlike tx, no write lock, so that a reader neither waits for a writer
+// nor keeps one waiting. Errors are the driver's; the caller translates.
+func (s *Store) readTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // translate turns a driver error into a one-line error without driver jargon.
@@ -313,9 +352,37 @@ func fmtTimePtr(t *time.Time) any {
 	return fmtTime(*t)
 }
 
+// parseTime reads a timestamp of timeLayout. Reading a key reads two to four
+// of them, so the layout that fmtTime writes is read by hand; anything else,
+// and days past the 28th whose range depends on the month, goes through
+// time.Parse.
 func parseTime(s string) time.Time {
+	if len(s) == len(timeLayout) && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' && s[19] == '.' && s[26] == 'Z' {
+		year, ok1 := digits(s[0:4])
+		month, ok2 := digits(s[5:7])
+		day, ok3 := digits(s[8:10])
+		hour, ok4 := digits(s[11:13])
+		minute, ok5 := digits(s[14:16])
+		sec, ok6 := digits(s[17:19])
+		micro, ok7 := digits(s[20:26])
+		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && month >= 1 && month <= 12 && day >= 1 && day <= 28 && hour < 24 && minute < 60 && sec < 60 {
+			return time.Date(year, time.Month(month), day, hour, minute, sec, micro*1000, time.UTC)
+		}
+	}
 	t, _ := time.Parse(timeLayout, s)
 	return t
+}
+
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
 }
 
 func parseTimePtr(s sql.NullString) *time.Time {

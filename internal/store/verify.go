@@ -29,7 +29,7 @@ func (s *Store) LookupSecret(ctx context.Context, h apikey.Hash) (p Presented, f
 		return p, false, translate(s.path, err)
 	}
 	p.SecretExpiresAt = parseTimePtr(exp)
-	p.Key, err = scanKey(s.db.QueryRowContext(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.id = ?`, kid))
+	p.Key, err = keyByID(ctx, s.db, kid)
 	if err == sql.ErrNoRows { // deleted between the two reads
 		return p, false, nil
 	}
