@@ -118,19 +118,6 @@ var isBase62 = func() (t [256]bool) {
 	return t
 }()
 
-// validPrefix is prefixPattern without the regular expression.
-func validPrefix(p string) bool {
-	if len(p) == 0 || len(p) > maxPrefixLen || p[0] < 'a' || p[0] > 'z' {
-		return false
-	}
-	for i := 1; i < len(p); i++ {
-		if c := p[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
 // ErrMalformed is the reason given for a presented secret that is not of the
 // format, or whose checksum does not match.
 var ErrMalformed = &Error{Kind: KindInvalid, Msg: "malformed key"}
