@@ -87,3 +87,30 @@ func TestSealedFollowsTheCurrentSecret(t *testing.T) {
 	}
 	check("rotate with a master key", true)
 }
+
+// TestConcurrentFirstOpensMigrateOnce opens a new database from several
+// goroutines at once: each must find the schema current, and the migrations
+// must have run once (a second run would fail on CREATE TABLE).
+func TestConcurrentFirstOpensMigrateOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "apikey.db")
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			st, err := Open(context.Background(), path)
+			if err == nil {
+				var v int
+				err = st.db.QueryRow(`PRAGMA user_version`).Scan(&v)
+				if err == nil && v != SchemaVersion() {
+					err = fmt.Errorf("user_version %d, want %d", v, SchemaVersion())
+				}
+				st.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
