@@ -22,13 +22,6 @@ import (
 //
 //	go test -run '^$' -bench . -benchtime 5x ./cmd/
 
-func benchKeys() int {
-	if n, err := strconv.Atoi(os.Getenv("APIKEY_BENCH_KEYS")); err == nil && n > 0 {
-		return n
-	}
-	return 100_000
-}
-
 var seeded struct {
 	once sync.Once
 	db   string
@@ -43,7 +36,7 @@ func seededDB(b *testing.B) (string, []string) {
 	seeded.once.Do(func() {
 		ctx := context.Background()
 		var secrets []string
-		if seeded.db, secrets, seeded.err = seed.Cached(ctx, benchKeys()); seeded.err != nil {
+		if seeded.db, secrets, seeded.err = seed.Cached(ctx, seed.BenchKeys()); seeded.err != nil {
 			return
 		}
 		st, err := store.Open(ctx, seeded.db)
@@ -85,7 +78,7 @@ func BenchmarkListJSON(b *testing.B) {
 	for b.Loop() {
 		run(b, db, "list", "-o", "json")
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchKeys()), "ns/key")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*seed.BenchKeys()), "ns/key")
 }
 
 // BenchmarkShowJSON is `apikey show ID -o json`, the key named by an

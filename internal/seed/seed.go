@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
@@ -140,4 +141,14 @@ func readLines(path string) ([]string, error) {
 		lines = append(lines, sc.Text())
 	}
 	return lines, sc.Err()
+}
+
+// BenchKeys is how many keys the benchmarks' store holds: APIKEY_BENCH_KEYS,
+// else 100,000. Benchmarks in every package share it, and so share the
+// store that Cached keeps.
+func BenchKeys() int {
+	if n, err := strconv.Atoi(os.Getenv("APIKEY_BENCH_KEYS")); err == nil && n > 0 {
+		return n
+	}
+	return 100_000
 }

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -16,15 +15,6 @@ import (
 	"github.com/apikeyhq/apikey/internal/store"
 	"github.com/google/uuid"
 )
-
-// benchKeys is how many keys the benchmarks' store holds:
-// APIKEY_BENCH_KEYS, else 100,000.
-func benchKeys() int {
-	if n, err := strconv.Atoi(os.Getenv("APIKEY_BENCH_KEYS")); err == nil && n > 0 {
-		return n
-	}
-	return 100_000
-}
 
 var seeded struct {
 	once    sync.Once
@@ -38,7 +28,7 @@ var seeded struct {
 func seededStore(b *testing.B) (*store.Store, []string) {
 	b.Helper()
 	seeded.once.Do(func() {
-		seeded.db, seeded.secrets, seeded.err = seed.Cached(context.Background(), benchKeys())
+		seeded.db, seeded.secrets, seeded.err = seed.Cached(context.Background(), seed.BenchKeys())
 	})
 	if seeded.err != nil {
 		b.Fatal(seeded.err)
