@@ -174,7 +174,7 @@ func (s *Store) DeleteCompanies(ctx context.Context, ids []string, cascade bool,
 				return apikey.Conflictf("company %q still owns %d key(s)", c.Name, c.Keys).WithHint("delete them first or use --cascade")
 			}
 			if c.Keys > 0 {
-				keys, err := queryKeys(ctx, tx, `WHERE k.company_id = ? ORDER BY k.created_at, k.id`, c.ID)
+				keys, err := queryKeys(ctx, tx, `WHERE k.company_id = ? ORDER BY k.rowid`, c.ID)
 				if err != nil {
 					return err
 				}

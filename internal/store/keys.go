@@ -424,7 +424,7 @@ func (s *Store) EachKey(ctx context.Context, f KeyFilter, fn func(apikey.Key) er
 	if len(where) > 0 {
 		q += "WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY k.created_at, k.id"
+	q += " ORDER BY k.rowid"
 	if f.Limit > 0 {
 		q += " LIMIT ?"
 		args = append(args, f.Limit)
