@@ -189,7 +189,10 @@ func registerFlagCompletions(c *cobra.Command, f *Factory) {
 		"company": completeCompanies(f),
 	}
 	for name, fn := range byFlag {
-		if c.LocalNonPersistentFlags().Lookup(name) == nil {
+		// Flags() before parsing holds only the flags c declares itself;
+		// LocalNonPersistentFlags would build a new set on every call, which
+		// showed in the start-up time of every command.
+		if c.Flags().Lookup(name) == nil {
 			continue
 		}
 		if _, ok := c.GetFlagCompletionFunc(name); !ok {

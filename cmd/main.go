@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
@@ -69,12 +70,13 @@ func (e silentError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 // secretLike matches what may be a secret pasted where a key id, a name or a
 // command was expected (apikey show ak_..., apikey verify ak_...): an
 // underscore and 40 or more base62 characters. Ids have dashes and never match.
-var secretLike = regexp.MustCompile(`_[0-9A-Za-z]{40,}`)
+// It is compiled on first use: only failing commands need it.
+var secretLike = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`_[0-9A-Za-z]{40,}`) })
 
 // redactSecrets masks anything secret-like in an error message down to its
 // hint, since error messages end up in logs and CI output.
 func redactSecrets(s string) string {
-	return secretLike.ReplaceAllStringFunc(s, func(m string) string { return m[:5] + "…" + m[len(m)-4:] })
+	return secretLike().ReplaceAllStringFunc(s, func(m string) string { return m[:5] + "…" + m[len(m)-4:] })
 }
 
 func reportError(w io.Writer, err error, started bool) int {

@@ -192,8 +192,8 @@ func TestConcurrentKeyCreate(t *testing.T) {
 
 // TestFileModes checks that the database and its WAL and shared-memory files
 // are readable by their owner only, and the directory apikey made is 0700.
-// The -wal and -shm files exist only while the store is open, so they are
-// looked at with the store held open.
+// The -wal and -shm files are looked at with the store held open, when they
+// certainly exist (they are also kept after it closes: see persistWAL).
 func TestFileModes(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "made", "by", "apikey", "apikey.db")

@@ -4,10 +4,13 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 )
 
-var durationPattern = regexp.MustCompile(`^([0-9]+)(s|m|h|d|w|y)$`)
+// durationPattern is compiled on first use, not at start-up: most commands
+// never read a duration, and every command pays for what init does.
+var durationPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]+)(s|m|h|d|w|y)$`) })
 
 var durationUnits = map[string]time.Duration{
 	"s": time.Second,
@@ -21,7 +24,7 @@ var durationUnits = map[string]time.Duration{
 // ParseDuration reads a duration as users write it: 90d, 12h, 2w, 1y, or any
 // Go duration (1h30m). Negative durations are refused.
 func ParseDuration(s string) (time.Duration, error) {
-	if m := durationPattern.FindStringSubmatch(s); m != nil {
+	if m := durationPattern().FindStringSubmatch(s); m != nil {
 		n, err := strconv.ParseInt(m[1], 10, 64)
 		unit := durationUnits[m[2]]
 		if err != nil || n > math.MaxInt64/int64(unit) {
@@ -49,11 +52,11 @@ func ParseWhen(s string, now time.Time) (time.Time, error) {
 		return t.UTC(), nil
 	}
 	d, err := ParseDuration(s)
-	if err != nil && durationPattern.MatchString(s) {
+	if err != nil && durationPattern().MatchString(s) {
 		return time.Time{}, err
 	}
 	if err != nil {
-		if durationPattern.MatchString(s) { // well formed, only too long
+		if durationPattern().MatchString(s) { // well formed, only too long
 			return time.Time{}, err
 		}
 		return time.Time{}, Usagef("invalid time %q", s).WithHint("use a duration (90d, 12h, 2w) or a date (2027-01-31, RFC 3339)")

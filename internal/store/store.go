@@ -73,7 +73,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if s.cacheSize > 0 {
 		q += fmt.Sprintf("&_pragma=cache_size(-%d)", (s.cacheSize+1023)/1024)
 	}
-	db, err := sql.Open("sqlite", q)
+	db, err := sql.Open(driverName, q)
 	if err != nil {
 		return nil, apikey.Runtimef("cannot open database %s: %v", path, err)
 	}
@@ -85,10 +85,55 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	db.SetConnMaxIdleTime(time.Minute)
 	s.db = db
 	if err := s.migrate(ctx); err != nil {
+		s.dropWAL()
 		db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// driverName is modernc's SQLite driver with the connection hook below, on
+// a name of its own so that the hook stays on apikey's connections.
+const driverName = "apikey-sqlite"
+
+func init() {
+	d := &sqlite.Driver{}
+	d.RegisterConnectionHook(persistWAL)
+	sql.Register(driverName, d)
+}
+
+// persistWAL keeps the -wal and -shm files when the last connection closes,
+// instead of deleting them, so that the next command does not create,
+// size and map them again and delete them once more when it ends: a sixteenth
+// of what `apikey show` costs (bench/cli.sh). With journal_size_limit (see
+// dsn) the WAL is truncated to nothing at that close, once checkpointed, so
+// the database file alone holds every write between commands.
+func persistWAL(c sqlite.ExecQuerierContext, _ string) error {
+	if fc, ok := c.(sqlite.FileControl); ok {
+		if _, err := fc.FileControlPersistWAL("main", 1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropWAL turns persistWAL off on the connection Open used, so that a
+// database Open refuses (made by a newer apikey, say) is left without the
+// -wal and -shm files it did not have. Another process that has them open
+// keeps them: SQLite deletes them only when the last connection closes.
+func (s *Store) dropWAL() {
+	c, err := s.db.Conn(context.Background())
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	_ = c.Raw(func(dc any) error {
+		if fc, ok := dc.(sqlite.FileControl); ok {
+			_, err := fc.FileControlPersistWAL("main", 0)
+			return err
+		}
+		return nil
+	})
 }
 
 // dsn builds the connection string. _txlock=immediate makes every transaction
@@ -98,7 +143,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 func dsn(path string, wal bool) string {
 	q := "_pragma=busy_timeout(15000)&_pragma=foreign_keys(1)&_txlock=immediate"
 	if wal {
-		q = "_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
+		q = "_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=journal_size_limit(67108864)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
 	}
 	u := url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: q}
 	if !filepath.IsAbs(path) {
