@@ -26,7 +26,9 @@ func NewCmdRotate(f *Factory, runF func(context.Context, *RotateOptions) error) 
 		Short: "Give a key a new secret",
 		Long: `Give a key a new secret and print its credential snippet. The key keeps its id,
 name, company and settings. The old secret stops working at once, or, with
---grace, when the grace period ends, so that clients can switch over.`,
+--grace, when the grace period ends, so that clients can switch over. Secrets
+still in the grace of an earlier rotation stop then too, at the latest: a
+rotation without --grace leaves no old secret working.`,
 		Example: `  apikey rotate 3f2a
   apikey rotate 3f2a --grace 24h --format env
   apikey rotate 3f2a -o json | jq -r .key`,

@@ -667,12 +667,17 @@ func (s *Store) RotateKey(ctx context.Context, keyID string, m apikey.SecretMate
 		if _, err := tx.ExecContext(ctx, `DELETE FROM secrets WHERE key_id = ? AND expires_at IS NOT NULL AND expires_at <= ?`, k.ID, fmtTime(now)); err != nil {
 			return err
 		}
+		// Every earlier secret stops when the grace ends at the latest,
+		// including one still in the grace of an earlier rotation: a
+		// rotation without grace, as after a leak, leaves no old secret
+		// working.
 		if grace <= 0 {
-			_, err = tx.ExecContext(ctx, `DELETE FROM secrets WHERE key_id = ? AND expires_at IS NULL`, k.ID)
+			_, err = tx.ExecContext(ctx, `DELETE FROM secrets WHERE key_id = ?`, k.ID)
 		} else {
+			until := fmtTime(now.Add(grace))
 			// The old secret is not sealed any longer: only the current one
 			// can be revealed.
-			_, err = tx.ExecContext(ctx, `UPDATE secrets SET expires_at = ?, sealed = NULL WHERE key_id = ? AND expires_at IS NULL`, fmtTime(now.Add(grace)), k.ID)
+			_, err = tx.ExecContext(ctx, `UPDATE secrets SET expires_at = ?, sealed = NULL WHERE key_id = ? AND (expires_at IS NULL OR expires_at > ?)`, until, k.ID, until)
 		}
 		if err != nil {
 			return err

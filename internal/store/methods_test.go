@@ -525,6 +525,42 @@ func TestRotateKeyAndGrace(t *testing.T) {
 		t.Error("the secret just replaced should be in its grace")
 	}
 
+	// A rotation with a shorter grace shortens the grace of the secrets
+	// still in an earlier one; it never lengthens it.
+	fifth, m5, _ := apikey.MintSecret("ak", k.ID, nil)
+	f.now = f.now.Add(time.Minute)
+	if _, err := f.st.RotateKey(ctx, k.ID, m5, 10*time.Minute, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	if p, found := lookup(third); !found || p.SecretExpiresAt == nil || !p.SecretExpiresAt.Equal(f.now.Add(10*time.Minute)) {
+		t.Errorf("a secret in an earlier grace keeps %+v after a shorter one", p.SecretExpiresAt)
+	}
+	_, m6, _ := apikey.MintSecret("ak", k.ID, nil)
+	if _, err := f.st.RotateKey(ctx, k.ID, m6, 5*time.Hour, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	if p, found := lookup(third); !found || p.SecretExpiresAt == nil || !p.SecretExpiresAt.Equal(f.now.Add(10*time.Minute)) {
+		t.Errorf("a longer grace lengthened an earlier one to %+v", p.SecretExpiresAt)
+	}
+	if p, found := lookup(fifth); !found || p.SecretExpiresAt == nil || !p.SecretExpiresAt.Equal(f.now.Add(5*time.Hour)) {
+		t.Errorf("the secret just replaced: %+v %v", p, found)
+	}
+
+	// A rotation without grace, as after a leak, stops every earlier
+	// secret, those still in a grace included.
+	seventh, m7, _ := apikey.MintSecret("ak", k.ID, nil)
+	if _, err := f.st.RotateKey(ctx, k.ID, m7, 0, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]string{"third": third, "fifth": fifth} {
+		if _, found := lookup(s); found {
+			t.Errorf("the %s secret, in an earlier grace, still works after a rotation without grace", name)
+		}
+	}
+	if _, found := lookup(seventh); !found {
+		t.Error("the newest secret is not found")
+	}
+
 	_, err = f.st.RotateKey(ctx, "00000000-0000-4000-8000-000000000000", m4, 0, "tester")
 	wantKind(t, "unknown", err, apikey.KindNotFound, "not found")
 }
