@@ -8,8 +8,12 @@
 #   show ID -o json within 3x of sqlite3 -json FILE "SELECT * FROM keys WHERE id='ID'"
 #   version        within 2x of  a hello-world Go binary
 #
-# Usage: bench/cli.sh            (N=100000 RUNS=10 by default)
+# Usage: bench/cli.sh            (N=100000 RUNS=10 SHORT_RUNS=50 by default)
 #        N=20000 RUNS=5 bench/cli.sh
+#
+# RUNS times the list commands; SHORT_RUNS the commands of a few
+# milliseconds (show, version and their references), which need more runs
+# for a steady mean on a shared machine.
 #
 # It builds apikey as the release does (CGO_ENABLED=0 go build -trimpath
 # -ldflags='-s -w'; set CGO_ENABLED=1 to measure a cgo build), seeds the
@@ -23,6 +27,7 @@ set -euo pipefail
 
 N=${N:-100000}
 RUNS=${RUNS:-10}
+SHORT_RUNS=${SHORT_RUNS:-50}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/apikey-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -66,7 +71,7 @@ say "seeding $N keys"
 seed_start=$(date +%s%N)
 "$work/seed" -db "$db" -n "$N" -quiet
 seed_ms=$(( ($(date +%s%N) - seed_start) / 1000000 ))
-id=$(sqlite3 "$db" "SELECT id FROM keys ORDER BY created_at, id LIMIT 1 OFFSET $((N / 2))")
+id=$(sqlite3 "$db" "SELECT id FROM keys ORDER BY rowid LIMIT 1 OFFSET $((N / 2))")
 prefix=${id:0:8}
 
 # apikey reads its store and settings from these, not from the user's.
@@ -76,14 +81,16 @@ export APIKEY_DB=$db XDG_CONFIG_HOME=$work/config HOME=$work APIKEY_NO_INPUT=1 N
 declare -A cmd=(
 	[list]="$work/apikey list -o json"
 	[sqlite_keys]="sqlite3 -json $db 'SELECT * FROM keys'"
-	[sqlite_join]="sqlite3 -json $db 'SELECT * FROM keys k JOIN companies c ON c.id = k.company_id ORDER BY k.created_at, k.id'"
+	[sqlite_join]="sqlite3 -json $db 'SELECT * FROM keys k JOIN companies c ON c.id = k.company_id ORDER BY k.rowid'"
 	[show]="$work/apikey show $prefix -o json"
 	[sqlite_point]="sqlite3 -json $db \"SELECT * FROM keys WHERE id='$id'\""
 	[version]="$work/apikey version"
 	[hello]="$work/hello-bin"
 	[floor]="$work/floor"
 )
-order=(list sqlite_keys sqlite_join show sqlite_point version hello floor)
+long=(list sqlite_keys sqlite_join)
+short=(show sqlite_point version hello floor)
+order=("${long[@]}" "${short[@]}")
 
 # The outputs must be what they claim to be before they are timed.
 eval "${cmd[list]}" | grep -c '^    "id": ' | grep -qx "$N" || { say "list -o json did not list $N keys"; exit 1; }
@@ -92,11 +99,17 @@ eval "${cmd[show]}" | grep -q "\"id\": \"$id\"" || { say "show did not show $id"
 # --- time -------------------------------------------------------------------
 declare -A mean user sys
 if command -v hyperfine >/dev/null 2>&1; then
-	timer="hyperfine -N --warmup 2 --runs $RUNS --output=null"
-	args=()
-	for name in "${order[@]}"; do args+=("${cmd[$name]}"); done
-	# shellcheck disable=SC2086
-	$timer --export-csv "$work/times.csv" "${args[@]}" >&2
+	timer="hyperfine -N --output=null: --warmup 2 --runs $RUNS (list), --warmup 5 --runs $SHORT_RUNS (show, version)"
+	# time CSV RUNS WARMUP NAME...: one hyperfine run over the named commands.
+	time_group() {
+		local csv=$1 runs=$2 warmup=$3
+		shift 3
+		local args=() name
+		for name in "$@"; do args+=("${cmd[$name]}"); done
+		hyperfine -N --warmup "$warmup" --runs "$runs" --output=null --export-csv "$csv" "${args[@]}" >&2
+	}
+	time_group "$work/long.csv" "$RUNS" 2 "${long[@]}"
+	time_group "$work/short.csv" "$SHORT_RUNS" 5 "${short[@]}"
 	# Columns: command,mean,stddev,median,user,system,min,max in seconds.
 	# Counted from the end, as the command may hold commas and quotes.
 	i=0
@@ -104,15 +117,17 @@ if command -v hyperfine >/dev/null 2>&1; then
 		name=${order[$i]}
 		mean[$name]=$m user[$name]=$u sys[$name]=$s
 		i=$((i + 1))
-	done < <(tail -n +2 "$work/times.csv" | awk -F, '{ printf "%.1f %.1f %.1f\n", $(NF-6) * 1000, $(NF-3) * 1000, $(NF-2) * 1000 }')
+	done < <(for f in long short; do tail -n +2 "$work/$f.csv"; done | awk -F, '{ printf "%.1f %.1f %.1f\n", $(NF-6) * 1000, $(NF-3) * 1000, $(NF-2) * 1000 }')
 else
-	timer="loop over date +%s%N, 2 warm-up runs, $RUNS timed runs"
+	timer="loop over date +%s%N, 2 warm-up runs, $RUNS timed runs ($SHORT_RUNS for show and version)"
 	say "hyperfine is not installed: timing with a loop"
 	for name in "${order[@]}"; do
+		runs=$RUNS
+		[[ " ${short[*]} " == *" $name "* ]] && runs=$SHORT_RUNS
 		for _ in 1 2; do eval "${cmd[$name]}" >/dev/null; done
 		start=$(date +%s%N)
-		for ((r = 0; r < RUNS; r++)); do eval "${cmd[$name]}" >/dev/null; done
-		mean[$name]=$(awk -v ns="$(( $(date +%s%N) - start ))" -v n="$RUNS" 'BEGIN { printf "%.1f", ns / n / 1e6 }')
+		for ((r = 0; r < runs; r++)); do eval "${cmd[$name]}" >/dev/null; done
+		mean[$name]=$(awk -v ns="$(( $(date +%s%N) - start ))" -v n="$runs" 'BEGIN { printf "%.1f", ns / n / 1e6 }')
 		user[$name]=-
 		sys[$name]=-
 	done

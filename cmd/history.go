@@ -26,7 +26,7 @@ func NewCmdHistory(f *Factory, runF func(context.Context, *HistoryOptions) error
 		Long: `Show who did what, newest first: every company and key created, changed,
 rotated, revealed or deleted, with the actor (--actor, config actor, else your
 user name). The trail outlives deleted keys and companies, which can still be
-named by id, id prefix or former name.`,
+named by id, id prefix or former name (and a company by any ref it had).`,
 		Example: `  apikey history --limit 20
   apikey history 3f2a
   apikey history --company Acme -o json | jq -r '.[] | "\(.at) \(.actor) \(.action)"'`,

@@ -122,7 +122,7 @@ func (s *Store) eventKeyID(ctx context.Context, ref string) (string, error) {
 }
 
 // eventCompanyID does for companies what eventKeyID does for keys, matching a
-// deleted company by id, id prefix or the name it had.
+// deleted company by id, the name or ref it had, or id prefix.
 func (s *Store) eventCompanyID(ctx context.Context, ref string) (string, error) {
 	c, err := resolveCompany(ctx, s.db, ref)
 	if err == nil {
@@ -134,6 +134,15 @@ func (s *Store) eventCompanyID(ctx context.Context, ref string) (string, error) 
 	ids, qerr := s.distinct(ctx, `SELECT DISTINCT company_id, company_name FROM events WHERE company_id = ? OR lower(company_name) = lower(?) LIMIT 6`, strings.ToLower(ref), ref)
 	if qerr != nil {
 		return "", qerr
+	}
+	if len(ids) == 0 {
+		// The ref it had, as its company.create and company.update events
+		// recorded it (an update records {"from": …, "to": …}).
+		if ids, qerr = s.distinct(ctx, `SELECT DISTINCT company_id, company_name FROM events
+			WHERE action IN ('company.create', 'company.update') AND json_valid(details)
+			AND ? IN (json_extract(details, '$.ref'), json_extract(details, '$.ref.to')) LIMIT 6`, ref); qerr != nil {
+			return "", qerr
+		}
 	}
 	if len(ids) == 0 && looksLikeIDPrefix(strings.ToLower(ref)) {
 		lo, hi := idRange(strings.ToLower(ref))

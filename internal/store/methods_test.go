@@ -105,7 +105,11 @@ func TestCompanies(t *testing.T) {
 
 func TestDeleteCompanies(t *testing.T) {
 	f := newFixture(t)
-	acme := f.company("Acme", "")
+	acme := f.company("Acme", "ACME-0")
+	newRef := "ACME-1"
+	if _, err := f.st.UpdateCompany(ctx, acme.ID, store.CompanyUpdate{Ref: &newRef}, "tester"); err != nil {
+		t.Fatal(err)
+	}
 	empty := f.company("Empty", "")
 	_, secret := f.key(acme.ID, "k1", "")
 	f.key(acme.ID, "k2", "")
@@ -143,13 +147,16 @@ func TestDeleteCompanies(t *testing.T) {
 		t.Errorf("company.delete event %+v", es[0])
 	}
 
-	// The trail outlives them: by former name, id or id prefix.
-	for _, ref := range []string{"acme", acme.ID, acme.ID[:8]} {
+	// The trail outlives them: by former name, id, id prefix, or either
+	// ref it had.
+	for _, ref := range []string{"acme", acme.ID, acme.ID[:8], "ACME-0", "ACME-1"} {
 		es := f.events(store.EventFilter{Company: ref})
-		if len(es) != 6 { // company.create, 2 key.create, 2 key.delete, company.delete
-			t.Errorf("history of %q: %d events, want 6", ref, len(es))
+		if len(es) != 7 { // company.create and .update, 2 key.create, 2 key.delete, company.delete
+			t.Errorf("history of %q: %d events, want 7", ref, len(es))
 		}
 	}
+	_, err = f.st.Events(ctx, store.EventFilter{Company: "ACME-2"})
+	wantKind(t, "a ref it never had", err, apikey.KindNotFound, "not found")
 }
 
 func TestCreateKey(t *testing.T) {
