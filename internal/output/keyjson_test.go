@@ -92,11 +92,12 @@ func TestKeyDocumentsMatchEncodingJSON(t *testing.T) {
 	p := &Printer{Format: JSON, Now: now}
 	exp := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	var keys []apikey.Key
-	for i := range 4 {
+	for i := range 6 {
 		k := apikey.Key{ID: fmt.Sprintf("id-%d", i), Name: fmt.Sprintf("key <%d> \"q\"", i), Status: apikey.StatusActive,
 			Company: apikey.CompanyRef{ID: "c", Name: "Acme & Co"}, Hint: "ak_…", CreatedAt: now.Add(-time.Hour + 500*time.Millisecond), UpdatedAt: now}
 		if i%2 == 1 {
-			k.Scopes, k.Metadata, k.ExpiresAt, k.Company.Ref = []string{"s"}, map[string]string{"b": "2", "a": "1"}, &exp, "ref"
+			// Refs ref-1, ref-3, ref-1: the list shares one per company ref.
+			k.Scopes, k.Metadata, k.ExpiresAt, k.Company.Ref = []string{"s"}, map[string]string{"b": "2", "a": "1"}, &exp, fmt.Sprintf("ref-%d", i%4)
 		}
 		keys = append(keys, k)
 	}

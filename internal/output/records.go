@@ -133,13 +133,27 @@ func (p *Printer) KeyWriter(w io.Writer) KeyWriter {
 }
 
 type jsonKeys struct {
-	p *Printer
-	a *jsonArray
+	p    *Printer
+	a    *jsonArray
+	v    KeyJSON            // reused from key to key: a view of its own would escape to the heap on every key
+	refs map[string]*string // one *string per company ref, shared by its keys
 }
 
 func (j *jsonKeys) Write(k apikey.Key) error {
-	v := KeyView(k, j.p.Now)
-	return j.a.addKey(&v)
+	j.v = keyView(k, j.p.Now)
+	if ref := k.Company.Ref; ref != "" {
+		p, ok := j.refs[ref]
+		if !ok {
+			if j.refs == nil {
+				j.refs = map[string]*string{}
+			}
+			s := ref // a variable of its own: &ref would move ref to the heap on every key
+			p = &s
+			j.refs[ref] = p
+		}
+		j.v.Company.Ref = p
+	}
+	return j.a.addKey(&j.v)
 }
 
 func (j *jsonKeys) Close() error { return j.a.close() }

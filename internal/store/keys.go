@@ -417,9 +417,9 @@ func (s *Store) EachKey(ctx context.Context, f KeyFilter, fn func(apikey.Key) er
 	// reading three more columns on every row cost more than the lookups.
 	// Only a search, which matches company names and refs, needs the join.
 	// The columns come packed into one (see packColumns).
-	q := `SELECT ` + packedList + `, k.rowid FROM keys k `
+	q := `SELECT ` + packedList + ` FROM keys k `
 	if f.Search != "" {
-		q = `SELECT ` + packedList + `, k.rowid` + keyFrom
+		q = `SELECT ` + packedList + keyFrom
 	}
 	if len(where) > 0 {
 		q += "WHERE " + strings.Join(where, " AND ")
@@ -444,12 +444,15 @@ func (s *Store) EachKey(ctx context.Context, f KeyFilter, fn func(apikey.Key) er
 		companies := map[string]apikey.CompanyRef{}
 		r := newKeyRow(false)
 		var packed string
-		var rowid int64
 		for rows.Next() {
-			if err := rows.Scan(&packed, &rowid); err != nil {
+			if err := rows.Scan(&packed); err != nil {
 				return err
 			}
-			if !r.unpack(packed) {
+			rowid, rest, err := splitRowid(packed)
+			if err != nil {
+				return err
+			}
+			if !r.unpack(rest) {
 				err := tx.QueryRowContext(ctx, `SELECT `+listColumns+` FROM keys k WHERE k.rowid = ?`, rowid).Scan(r.dest...)
 				if err != nil {
 					return err
@@ -458,15 +461,18 @@ func (s *Store) EachKey(ctx context.Context, f KeyFilter, fn func(apikey.Key) er
 			k := r.key()
 			c, ok := companies[r.cid]
 			if !ok {
+				// Scanned into variables of their own: taking c's address
+				// would move c to the heap on every row.
+				var id, name string
 				var ref sql.NullString
-				err := company.QueryRowContext(ctx, r.cid).Scan(&c.ID, &c.Name, &ref)
+				err := company.QueryRowContext(ctx, r.cid).Scan(&id, &name, &ref)
 				if err == sql.ErrNoRows {
 					continue // as the join would have left the key out
 				}
 				if err != nil {
 					return err
 				}
-				c.Ref = ref.String
+				c = apikey.CompanyRef{ID: id, Name: name, Ref: ref.String}
 				companies[r.cid] = c
 			}
 			k.Company = c

@@ -2,6 +2,8 @@ package store
 
 import (
 	"database/sql"
+	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -26,25 +28,39 @@ const (
 	valueMark = "\x1d"
 )
 
-// packColumns returns the SQL expression that packs the given columns; the
-// nullable ones are packed so that NULL stays distinct from any value.
+// packColumns returns the SQL expression that packs the rowid of k and the
+// given columns; the nullable ones are packed so that NULL stays distinct
+// from any value. The rowid comes first, where no content can displace it:
+// a row that does not unpack is read again by it. (Reading it as a column
+// of its own cost a call into SQLite and an allocation per row.)
 func packColumns(cols []string, nullable map[string]bool) string {
-	parts := make([]string, len(cols))
-	for i, c := range cols {
-		parts[i] = c
+	parts := make([]string, 0, len(cols)+1)
+	parts = append(parts, "k.rowid")
+	for _, c := range cols {
 		if nullable[c] {
-			parts[i] = "ifnull(char(29) || " + c + ", char(30))"
+			c = "ifnull(char(29) || " + c + ", char(30))"
 		}
+		parts = append(parts, c)
 	}
 	return "concat_ws(char(31), " + strings.Join(parts, ", ") + ")"
 }
 
-// packedList is listColumns packed.
+// packedList is the rowid and listColumns, packed.
 var packedList = packColumns(listColumnNames, map[string]bool{"k.expires_at": true, "k.last_used_at": true})
 
-// unpack sets the destinations of a keyRow of listColumns from a value of
-// packedList, as Scan would from the columns; false when the value is not
-// what packColumns makes of them.
+// splitRowid takes the rowid off the front of a value of packedList.
+func splitRowid(p string) (rowid int64, rest string, err error) {
+	head, rest, _ := strings.Cut(p, unitSep)
+	rowid, err = strconv.ParseInt(head, 10, 64)
+	if err != nil {
+		return 0, "", fmt.Errorf("unreadable key row: no rowid in front of it")
+	}
+	return rowid, rest, nil
+}
+
+// unpack sets the destinations of a keyRow of listColumns from what follows
+// the rowid in a value of packedList, as Scan would from the columns; false
+// when it is not what packColumns makes of them.
 func (r *keyRow) unpack(p string) bool {
 	for i, d := range r.dest {
 		v := p
