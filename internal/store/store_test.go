@@ -343,3 +343,52 @@ func TestOpenOddPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestWALKeptEmptyBetweenCommands checks what docs/decisions.md promises of
+// the persistent WAL: the -wal and -shm files stay after the store closes,
+// the WAL truncated to nothing, so that the database file alone holds every
+// write and a copy of it alone is a whole store.
+func TestWALKeptEmptyBetweenCommands(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "apikey.db")
+	st, err := store.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateCompany(ctx, "Acme", "ACME-1", "t"); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() == 0 {
+		t.Fatalf("while open, the write should be in the WAL: %v %v", fi, err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for suffix, empty := range map[string]bool{"-wal": true, "-shm": false} {
+		fi, err := os.Stat(path + suffix)
+		if err != nil {
+			t.Fatalf("%s was not kept: %v", suffix, err)
+		}
+		if (fi.Size() == 0) != empty || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s after close: size %d, mode %#o", suffix, fi.Size(), fi.Mode().Perm())
+		}
+	}
+
+	// The database file alone, copied elsewhere, holds the write.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "copy.db")
+	if err := os.WriteFile(other, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := store.Open(ctx, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	if c, err := cp.Company(ctx, "ACME-1"); err != nil || c.Name != "Acme" {
+		t.Errorf("the copied file lost the write: %+v %v", c, err)
+	}
+}
