@@ -37,6 +37,9 @@ deleted. Deleted keys cannot be recovered; to switch a key off, use disable.`,
   apikey delete --company Acme --status inactive --all --dry-run
   apikey delete --company Acme --all --yes -o json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := filterFlags(cmd, "company", "status"); err != nil {
+				return err
+			}
 			opts.Keys = args
 			if err := opts.check(); err != nil {
 				return err

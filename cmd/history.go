@@ -37,6 +37,9 @@ named by id, id prefix or former name (and a company by any ref it had).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := filterFlags(cmd, "company"); err != nil {
+				return err
+			}
 			if len(args) == 1 {
 				opts.Key = args[0]
 			}

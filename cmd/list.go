@@ -35,6 +35,9 @@ of the key id. JSON and CSV stream, so any number of keys can be listed.`,
   apikey list --search shop --limit 20`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := filterFlags(cmd, "company", "status", "search"); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
 	"github.com/apikeyhq/apikey/internal/output"
@@ -80,6 +81,18 @@ trail, and answers whether a presented key is valid (verify, serve).`,
 // addOutputFlag adds -o/--output to a command that prints records.
 func addOutputFlag(fs *pflag.FlagSet, p *string) {
 	fs.StringVarP(p, "output", "o", string(output.Table), "output format: table, json or csv")
+}
+
+// filterFlags refuses a filter flag given as an empty or blank value. An
+// empty filter would mean no filter: in a script, `--company "$C"` with C
+// unset would list, or delete, every company's keys.
+func filterFlags(cmd *cobra.Command, names ...string) error {
+	for _, name := range names {
+		if fl := cmd.Flags().Lookup(name); fl != nil && fl.Changed && strings.TrimSpace(fl.Value.String()) == "" {
+			return apikey.Usagef("--%s must not be empty", name)
+		}
+	}
+	return nil
 }
 
 // noArgs, exactArgs and minArgs are cobra's validators with errors a user can
