@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
 	"github.com/apikeyhq/apikey/internal/output"
@@ -83,12 +82,14 @@ func addOutputFlag(fs *pflag.FlagSet, p *string) {
 	fs.StringVarP(p, "output", "o", string(output.Table), "output format: table, json or csv")
 }
 
-// filterFlags refuses a filter flag given as an empty or blank value. An
-// empty filter would mean no filter: in a script, `--company "$C"` with C
-// unset would list, or delete, every company's keys.
+// filterFlags refuses a filter flag given as an empty value. An empty filter
+// would mean no filter: in a script, `--company "$C"` with C unset would
+// list, or delete, every company's keys. (A blank company or status is
+// refused further on, as any reference or status that names nothing; a
+// blank search is a search for a space.)
 func filterFlags(cmd *cobra.Command, names ...string) error {
 	for _, name := range names {
-		if fl := cmd.Flags().Lookup(name); fl != nil && fl.Changed && strings.TrimSpace(fl.Value.String()) == "" {
+		if fl := cmd.Flags().Lookup(name); fl != nil && fl.Changed && fl.Value.String() == "" {
 			return apikey.Usagef("--%s must not be empty", name)
 		}
 	}
