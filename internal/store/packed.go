@@ -21,7 +21,8 @@ import (
 // metadata are JSON, which escapes them), and a row that holds a separator
 // anyway splits into too many fields, does not unpack, and is read again
 // column by column. concat_ws costs about half of what printf with a length
-// before each column did (bench: BenchmarkList in this package).
+// before each column did (BenchmarkEachKey in this package: 374 → 188 ms
+// for 100,000 keys, with the change to rowid order).
 const (
 	unitSep   = "\x1f"
 	nullMark  = "\x1e"
