@@ -43,6 +43,11 @@ inactive, expired, missing_key). Verification never writes to the database.`,
   if apikey verify < acme-ci.key >/dev/null 2>&1; then echo "key accepted"; fi`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// --company "$HEADER" with the header missing must not accept a
+			// key of any company.
+			if err := filterFlags(cmd, "company"); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
