@@ -112,16 +112,7 @@ func (l *requestLog) flushLoop(ctx context.Context) {
 	if l.w == nil {
 		return
 	}
-	t := time.NewTicker(logFlushInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			l.flush()
-		}
-	}
+	every(ctx, logFlushInterval, l.flush)
 }
 
 // errorLogWriter takes net/http's own complaints (a panicking handler, a

@@ -18,18 +18,25 @@ const maxEventsPerLook = 1000
 // than that after it was committed.
 func (s *Server) freshFor() time.Duration { return 3 * s.poll }
 
-// watch looks at the store every poll interval until ctx is done.
-func (s *Server) watch(ctx context.Context) {
-	t := time.NewTicker(s.poll)
+// every calls fn every interval until ctx is done. The server's background
+// work (watching the store, writing last-used times, flushing the request
+// log) runs on it.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.watchOnce(ctx)
+			fn()
 		}
 	}
+}
+
+// watch looks at the store every poll interval until ctx is done.
+func (s *Server) watch(ctx context.Context) {
+	every(ctx, s.poll, func() { s.watchOnce(ctx) })
 }
 
 // watchOnce brings the cache up to date with the store. Every change to a
@@ -108,18 +115,11 @@ func (s *Server) storeFailed(what string, err error) {
 
 // flushLoop writes last-used times every flush interval until ctx is done.
 func (s *Server) flushLoop(ctx context.Context) {
-	t := time.NewTicker(s.flushEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.flush(ctx); err != nil {
-				s.log.message("cannot write last-used times (will retry): " + err.Error())
-			}
+	every(ctx, s.flushEvery, func() {
+		if err := s.flush(ctx); err != nil {
+			s.log.message("cannot write last-used times (will retry): " + err.Error())
 		}
-	}
+	})
 }
 
 // flush writes the last uses recorded since the previous flush in one
