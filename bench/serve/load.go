@@ -29,6 +29,22 @@ type stats struct {
 	ok       []bool          // by secret index, for a pass over every secret
 }
 
+// merge adds one worker's figures to t, which the workers share under mu.
+func (t *stats) merge(mu *sync.Mutex, s stats) {
+	mu.Lock()
+	defer mu.Unlock()
+	t.requests += s.requests
+	t.non2xx += s.non2xx
+	t.errors += s.errors
+	t.latency = append(t.latency, s.latency...)
+}
+
+// finish records the time since start and sorts the latencies.
+func (t *stats) finish(start time.Time) {
+	t.elapsed = time.Since(start)
+	slices.Sort(t.latency)
+}
+
 func (s stats) rate() float64 { return float64(s.requests) / s.elapsed.Seconds() }
 
 func (s stats) quantile(q float64) time.Duration {
@@ -138,17 +154,11 @@ func load(addr, path, header string, secrets []string, conns int, d time.Duratio
 			if c != nil {
 				c.c.Close()
 			}
-			mu.Lock()
-			total.requests += s.requests
-			total.non2xx += s.non2xx
-			total.errors += s.errors
-			total.latency = append(total.latency, s.latency...)
-			mu.Unlock()
+			total.merge(&mu, s)
 		})
 	}
 	wg.Wait()
-	total.elapsed = time.Since(start)
-	slices.Sort(total.latency)
+	total.finish(start)
 	return total
 }
 
@@ -189,16 +199,10 @@ func pass(addr, path, header string, secrets []string, conns int) stats {
 			if err == nil {
 				c.c.Close()
 			}
-			mu.Lock()
-			total.requests += s.requests
-			total.non2xx += s.non2xx
-			total.errors += s.errors
-			total.latency = append(total.latency, s.latency...)
-			mu.Unlock()
+			total.merge(&mu, s)
 		})
 	}
 	wg.Wait()
-	total.elapsed = time.Since(start)
-	slices.Sort(total.latency)
+	total.finish(start)
 	return total
 }
