@@ -106,7 +106,7 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) error {
 	}
 	var keys []apikey.Key
 	if len(opts.Keys) > 0 {
-		if keys, err = st.Keys(ctx, opts.Keys); err != nil {
+		if keys, err = st.Keys(ctx, opts.Keys, ""); err != nil {
 			return err
 		}
 	} else {

@@ -81,7 +81,7 @@ func rotateRun(ctx context.Context, opts *RotateOptions) error {
 	if err != nil {
 		return err
 	}
-	k, err := st.Key(ctx, opts.Key)
+	k, err := st.Key(ctx, opts.Key, "")
 	if err != nil {
 		return err
 	}

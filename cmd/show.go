@@ -79,7 +79,7 @@ func showRun(ctx context.Context, opts *ShowOptions) error {
 	if err != nil {
 		return err
 	}
-	k, err := st.Key(ctx, opts.Key)
+	k, err := st.Key(ctx, opts.Key, "")
 	if err != nil {
 		return err
 	}

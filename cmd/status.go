@@ -81,7 +81,7 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	if err != nil {
 		return err
 	}
-	res, err := st.SetStatus(ctx, opts.Keys, opts.Change, actor)
+	res, err := st.SetStatus(ctx, opts.Keys, "", opts.Change, actor)
 	if err != nil {
 		return err
 	}

@@ -111,7 +111,7 @@ func updateRun(ctx context.Context, opts *UpdateOptions) error {
 	if err != nil {
 		return err
 	}
-	k, err := st.UpdateKey(ctx, opts.Key, u, actor)
+	k, err := st.UpdateKey(ctx, opts.Key, "", u, actor)
 	if err != nil {
 		return err
 	}

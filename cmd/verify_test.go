@@ -95,7 +95,7 @@ func (w *keyWorld) expire(id string) {
 	}
 	defer st.Close()
 	past := time.Now().Add(-time.Hour)
-	if _, err := st.UpdateKey(ctx, id, store.KeyUpdate{ExpiresAt: &past}, "test"); err != nil {
+	if _, err := st.UpdateKey(ctx, id, "", store.KeyUpdate{ExpiresAt: &past}, "test"); err != nil {
 		w.t.Fatal(err)
 	}
 }

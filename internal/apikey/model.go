@@ -83,6 +83,9 @@ type Event struct {
 	Company *CompanyRef // nil for events about no company
 	Key     *KeyRef     // nil for company events
 	Details map[string]any
+	// DBRole is the database role that made the change, as the database
+	// itself recorded it (PostgreSQL); "" where the engine has no roles.
+	DBRole string
 }
 
 // KeyRef is how an event names its key.

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 // Limits on what users may type. Names are shown in tables and put in snippet
@@ -105,6 +108,16 @@ func ParseMeta(pairs []string) (map[string]string, error) {
 	return m, nil
 }
 
-// NameKey is the form of a company name under which uniqueness is checked:
-// case-insensitive across all of Unicode, not only ASCII.
-func NameKey(name string) string { return strings.ToLower(name) }
+// Fold is the form under which names, refs and searches compare: Unicode
+// case folding of the composed (NFC) form, so that "ÜBER", "über" and an
+// "über" typed with a combining diaeresis are one name, and "STRASSE"
+// matches "Straße", on every database engine alike. It is computed here,
+// never by a database, whose lower() may know only ASCII or depend on a
+// locale.
+func Fold(s string) string {
+	// A Caser keeps state: one per call.
+	return norm.NFC.String(cases.Fold().String(norm.NFC.String(s)))
+}
+
+// NameKey is the form of a company name under which uniqueness is checked.
+func NameKey(name string) string { return Fold(name) }

@@ -92,7 +92,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range acked {
-		if _, err := st.Key(ctx, id); err != nil {
+		if _, err := st.Key(ctx, id, ""); err != nil {
 			t.Errorf("acknowledged key %s is missing: %v", id, err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/apikeyhq/apikey/internal/apikey"
 	"github.com/apikeyhq/apikey/internal/store"
+	"github.com/apikeyhq/apikey/internal/store/sqlite"
 	"github.com/google/uuid"
 )
 
@@ -91,7 +92,7 @@ func Keys(ctx context.Context, st *store.Store, n int, prefix string, w io.Write
 // binaries running side by side never see half of one. Callers must not
 // change it: copy it first.
 func Cached(ctx context.Context, n int) (db string, secrets []string, err error) {
-	base := filepath.Join(os.TempDir(), fmt.Sprintf("apikey-bench-%d-v%d", n, store.SchemaVersion()))
+	base := filepath.Join(os.TempDir(), fmt.Sprintf("apikey-bench-%d-v%d", n, sqlite.SchemaVersion()))
 	db, list := base+".db", base+".secrets"
 	if secrets, err = readLines(list); err == nil && len(secrets) == n {
 		if _, err := os.Stat(db); err == nil {

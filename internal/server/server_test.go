@@ -492,11 +492,11 @@ func TestChangesByAnotherProcessTakeEffect(t *testing.T) {
 	t.Run("disable", func(t *testing.T) {
 		k, secret := f.key("Acme", "to disable", nil)
 		warm(secret)
-		if _, err := f.admin.SetStatus(ctx, []string{k.ID}, store.Disable, "test"); err != nil {
+		if _, err := f.admin.SetStatus(ctx, []string{k.ID}, "", store.Disable, "test"); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, refusedWith(secret, apikey.ReasonInactive))
-		if _, err := f.admin.SetStatus(ctx, []string{k.ID}, store.Enable, "test"); err != nil {
+		if _, err := f.admin.SetStatus(ctx, []string{k.ID}, "", store.Enable, "test"); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, func() string {
@@ -530,7 +530,7 @@ func TestChangesByAnotherProcessTakeEffect(t *testing.T) {
 		k, secret := f.key("Acme", "to expire", nil)
 		warm(secret)
 		past := f.clock.Now().Add(-time.Minute)
-		if _, err := f.admin.UpdateKey(ctx, k.ID, store.KeyUpdate{ExpiresAt: &past}, "test"); err != nil {
+		if _, err := f.admin.UpdateKey(ctx, k.ID, "", store.KeyUpdate{ExpiresAt: &past}, "test"); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, refusedWith(secret, apikey.ReasonExpired))
@@ -591,7 +591,7 @@ func TestHandlerAloneNeverServesStaleAnswers(t *testing.T) {
 	if a := request(t, "GET", srv.URL+"/v1/me", map[string]string{"X-Api-Key": secret}); a.status != 200 {
 		t.Fatalf("%d", a.status)
 	}
-	if _, err := f.admin.SetStatus(context.Background(), []string{k.ID}, store.Disable, "test"); err != nil {
+	if _, err := f.admin.SetStatus(context.Background(), []string{k.ID}, "", store.Disable, "test"); err != nil {
 		t.Fatal(err)
 	}
 	if a := request(t, "GET", srv.URL+"/v1/me", map[string]string{"X-Api-Key": secret}); a.status != 401 {
@@ -667,7 +667,7 @@ func TestCacheStaysBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range ids {
-		k, err := f.admin.Key(context.Background(), id)
+		k, err := f.admin.Key(context.Background(), id, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -733,7 +733,7 @@ func TestLastUsedIsWrittenInBatches(t *testing.T) {
 		t.Fatal(a.body)
 	}
 	eventually(t, func() string {
-		got, err := f.admin.Key(context.Background(), k.ID)
+		got, err := f.admin.Key(context.Background(), k.ID, "")
 		if err != nil {
 			return err.Error()
 		}
@@ -746,11 +746,11 @@ func TestLastUsedIsWrittenInBatches(t *testing.T) {
 	f.clock.Set(usedAt.Add(time.Hour))
 	request(t, "GET", base+"/v1/me", map[string]string{"X-Api-Key": secret, "X-Company": uuid.NewString()})
 	time.Sleep(100 * time.Millisecond) // several flushes; the check below must not change
-	got, _ := f.admin.Key(context.Background(), k.ID)
+	got, _ := f.admin.Key(context.Background(), k.ID, "")
 	if !got.LastUsedAt.Equal(usedAt) {
 		t.Errorf("a refused request moved last_used_at to %v", got.LastUsedAt)
 	}
-	if got, _ := f.admin.Key(context.Background(), other.ID); got.LastUsedAt != nil {
+	if got, _ := f.admin.Key(context.Background(), other.ID, ""); got.LastUsedAt != nil {
 		t.Errorf("an unused key got last_used_at %v", got.LastUsedAt)
 	}
 }
@@ -770,13 +770,13 @@ func TestShutdownWritesPendingLastUsed(t *testing.T) {
 	if a := request(t, "GET", base+"/v1/me", map[string]string{"X-Api-Key": secret}); a.status != 200 {
 		t.Fatal(a.body)
 	}
-	if got, _ := f.admin.Key(context.Background(), k.ID); got.LastUsedAt != nil {
+	if got, _ := f.admin.Key(context.Background(), k.ID, ""); got.LastUsedAt != nil {
 		t.Fatal("a verification wrote to the store")
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	got, err := f.admin.Key(context.Background(), k.ID)
+	got, err := f.admin.Key(context.Background(), k.ID, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,17 +2,18 @@ package store
 
 import (
 	"context"
-	"database/sql"
+	"strings"
 	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/store/engine"
 	"github.com/google/uuid"
 )
 
 // CreateCompany adds a company and records company.create.
 func (s *Store) CreateCompany(ctx context.Context, name, ref, actor string) (apikey.Company, error) {
 	var c apikey.Company
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.eng.Write(ctx, func(tx engine.Tx) error {
 		var err error
 		c, err = createCompany(ctx, tx, name, ref, actor, s.clock())
 		return err
@@ -20,7 +21,7 @@ func (s *Store) CreateCompany(ctx context.Context, name, ref, actor string) (api
 	return c, err
 }
 
-func createCompany(ctx context.Context, tx *sql.Tx, name, ref, actor string, now time.Time) (apikey.Company, error) {
+func createCompany(ctx context.Context, tx engine.Tx, name, ref, actor string, now time.Time) (apikey.Company, error) {
 	if err := apikey.ValidateCompanyName(name); err != nil {
 		return apikey.Company{}, err
 	}
@@ -33,9 +34,7 @@ func createCompany(ctx context.Context, tx *sql.Tx, name, ref, actor string, now
 		return apikey.Company{}, err
 	}
 	c := apikey.Company{ID: uuid.NewString(), Name: name, Ref: ref, CreatedAt: now, UpdatedAt: now}
-	_, err := tx.ExecContext(ctx, `INSERT INTO companies (id, name, name_key, ref, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		c.ID, c.Name, apikey.NameKey(c.Name), nullString(ref), fmtTime(now), fmtTime(now))
-	if err != nil {
+	if err := tx.InsertCompany(ctx, c); err != nil {
 		return c, err
 	}
 	details := map[string]any{}
@@ -45,37 +44,50 @@ func createCompany(ctx context.Context, tx *sql.Tx, name, ref, actor string, now
 	return c, addEvent(ctx, tx, now, actor, apikey.ActionCompanyCreate, companyRef(c), nil, details)
 }
 
-// checkCompanyUnique reports a conflict when another company (not selfID) has
-// the name or the ref.
-func checkCompanyUnique(ctx context.Context, tx *sql.Tx, selfID, name, ref string) error {
-	if name != "" {
-		var other string
-		err := tx.QueryRowContext(ctx, `SELECT name FROM companies WHERE name_key = ? AND id <> ?`, apikey.NameKey(name), selfID).Scan(&other)
-		if err == nil {
-			return apikey.Conflictf("company %q already exists", other)
+// checkCompanyUnique refuses a name or ref (either may be "") that would
+// make a reference name two companies: one that folds to another company's
+// name or ref (a name may not be another's ref, nor a ref another's name),
+// or that is another company's id. selfID is the company being renamed.
+func checkCompanyUnique(ctx context.Context, tx engine.Tx, selfID, name, ref string) error {
+	for _, v := range []struct{ what, value string }{{"name", name}, {"ref", ref}} {
+		if v.value == "" {
+			continue
 		}
-		if err != sql.ErrNoRows {
+		if id := strings.ToLower(v.value); isID(id) {
+			other, found, err := tx.CompanyByID(ctx, id)
+			if err != nil {
+				return err
+			}
+			if found && other.ID != selfID {
+				return apikey.Conflictf("%s %q is the id of company %q", v.what, v.value, other.Name)
+			}
+			// Such a reference is read as an id, never as a name or
+			// ref: the company could not be named by it.
+			return apikey.Usagef("a company %s must not have the form of an id", v.what).WithHint("a reference of that form is read as a company id")
+		}
+		key := apikey.Fold(v.value)
+		others, err := tx.CompaniesByKey(ctx, key)
+		if err != nil {
 			return err
 		}
-	}
-	if ref != "" {
-		var other string
-		err := tx.QueryRowContext(ctx, `SELECT name FROM companies WHERE ref = ? AND id <> ?`, ref, selfID).Scan(&other)
-		if err == nil {
-			return apikey.Conflictf("ref %q already belongs to company %q", ref, other)
-		}
-		if err != sql.ErrNoRows {
-			return err
+		for _, o := range others {
+			if o.ID == selfID {
+				continue
+			}
+			nameClash := apikey.NameKey(o.Name) == key
+			switch {
+			case v.what == "name" && nameClash:
+				return apikey.Conflictf("company %q already exists", o.Name)
+			case v.what == "name":
+				return apikey.Conflictf("name %q is the ref of company %q", v.value, o.Name)
+			case nameClash:
+				return apikey.Conflictf("ref %q is the name of company %q", v.value, o.Name)
+			default:
+				return apikey.Conflictf("ref %q already belongs to company %q", v.value, o.Name)
+			}
 		}
 	}
 	return nil
-}
-
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }
 
 func companyRef(c apikey.Company) *apikey.CompanyRef {
@@ -84,26 +96,27 @@ func companyRef(c apikey.Company) *apikey.CompanyRef {
 
 // ListCompanies returns every company, by name, with its key count.
 func (s *Store) ListCompanies(ctx context.Context) ([]apikey.Company, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+companyColumns+` FROM companies c ORDER BY c.name_key`)
-	if err != nil {
-		return nil, translate(s.path, err)
+	var out []apikey.Company
+	err := s.eng.Read(ctx, func(tx engine.Tx) error {
+		var err error
+		out, err = tx.Companies(ctx)
+		return err
+	})
+	if out == nil {
+		out = []apikey.Company{}
 	}
-	defer rows.Close()
-	out := []apikey.Company{}
-	for rows.Next() {
-		c, err := scanCompany(rows)
-		if err != nil {
-			return nil, translate(s.path, err)
-		}
-		out = append(out, c)
-	}
-	return out, translate(s.path, rows.Err())
+	return out, err
 }
 
 // Company resolves a company reference.
 func (s *Store) Company(ctx context.Context, ref string) (apikey.Company, error) {
-	c, err := resolveCompany(ctx, s.db, ref)
-	return c, translate(s.path, err)
+	var c apikey.Company
+	err := s.eng.Read(ctx, func(tx engine.Tx) error {
+		var err error
+		c, err = resolveCompany(ctx, tx, ref)
+		return err
+	})
+	return c, err
 }
 
 // CompanyUpdate says what to change; nil fields stay as they are. A Ref
@@ -116,7 +129,7 @@ type CompanyUpdate struct {
 // UpdateCompany changes a company's name or ref and records company.update.
 func (s *Store) UpdateCompany(ctx context.Context, ref string, u CompanyUpdate, actor string) (apikey.Company, error) {
 	var c apikey.Company
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.eng.Write(ctx, func(tx engine.Tx) error {
 		var err error
 		if c, err = resolveCompany(ctx, tx, ref); err != nil {
 			return err
@@ -146,11 +159,10 @@ func (s *Store) UpdateCompany(ctx context.Context, ref string, u CompanyUpdate, 
 			return err
 		}
 		now := s.clock()
-		if _, err := tx.ExecContext(ctx, `UPDATE companies SET name = ?, name_key = ?, ref = ?, updated_at = ? WHERE id = ?`,
-			newName, apikey.NameKey(newName), nullString(newRef), fmtTime(now), c.ID); err != nil {
+		c.Name, c.Ref, c.UpdatedAt = newName, newRef, now
+		if err := tx.UpdateCompany(ctx, c); err != nil {
 			return err
 		}
-		c.Name, c.Ref, c.UpdatedAt = newName, newRef, now
 		return addEvent(ctx, tx, now, actor, apikey.ActionCompanyUpdate, companyRef(c), nil, details)
 	})
 	return c, err
@@ -160,21 +172,21 @@ func (s *Store) UpdateCompany(ctx context.Context, ref string, u CompanyUpdate, 
 // still owns keys is refused unless cascade, which deletes its keys first,
 // each recorded as key.delete.
 func (s *Store) DeleteCompanies(ctx context.Context, ids []string, cascade bool, actor string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.eng.Write(ctx, func(tx engine.Tx) error {
 		now := s.clock()
 		for _, id := range ids {
-			c, err := scanCompany(tx.QueryRowContext(ctx, `SELECT `+companyColumns+` FROM companies c WHERE c.id = ?`, id))
-			if err == sql.ErrNoRows {
-				return apikey.NotFoundf("company %q not found", id)
-			}
+			c, found, err := tx.CompanyByID(ctx, id)
 			if err != nil {
 				return err
+			}
+			if !found {
+				return apikey.NotFoundf("company %q not found", id).WithHint("was it deleted meanwhile?")
 			}
 			if c.Keys > 0 && !cascade {
 				return apikey.Conflictf("company %q still owns %d key(s)", c.Name, c.Keys).WithHint("delete them first or use --cascade")
 			}
 			if c.Keys > 0 {
-				keys, err := queryKeys(ctx, tx, `WHERE k.company_id = ? ORDER BY k.rowid`, c.ID)
+				keys, err := tx.KeysOfCompany(ctx, c.ID)
 				if err != nil {
 					return err
 				}
@@ -182,7 +194,7 @@ func (s *Store) DeleteCompanies(ctx context.Context, ids []string, cascade bool,
 					return err
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM companies WHERE id = ?`, c.ID); err != nil {
+			if err := tx.DeleteCompany(ctx, c.ID); err != nil {
 				return err
 			}
 			if err := addEvent(ctx, tx, now, actor, apikey.ActionCompanyDelete, companyRef(c), nil, map[string]any{"keys": c.Keys}); err != nil {

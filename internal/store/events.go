@@ -2,42 +2,18 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
 	"strings"
 	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/store/engine"
 )
 
-const insertEventSQL = `INSERT INTO events (at, actor, action, company_id, company_name, key_id, key_name, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-
-func addEvent(ctx context.Context, tx *sql.Tx, at time.Time, actor, action string, c *apikey.CompanyRef, k *apikey.KeyRef, details map[string]any) error {
-	args, err := eventArgs(at, actor, action, c, k, details)
-	if err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, insertEventSQL, args...)
-	return err
-}
-
-// eventArgs are the values of insertEventSQL.
-func eventArgs(at time.Time, actor, action string, c *apikey.CompanyRef, k *apikey.KeyRef, details map[string]any) ([]any, error) {
+func addEvent(ctx context.Context, tx engine.Tx, at time.Time, actor, action string, c *apikey.CompanyRef, k *apikey.KeyRef, details map[string]any) error {
 	if details == nil {
 		details = map[string]any{}
 	}
-	d, err := json.Marshal(details)
-	if err != nil {
-		return nil, err
-	}
-	var cid, cname, kid, kname any
-	if c != nil {
-		cid, cname = c.ID, c.Name
-	}
-	if k != nil {
-		kid, kname = k.ID, k.Name
-	}
-	return []any{fmtTime(at), actor, action, cid, cname, kid, kname, string(d)}, nil
+	return tx.InsertEvent(ctx, apikey.Event{At: at, Actor: actor, Action: action, Company: c, Key: k, Details: details})
 }
 
 // EventFilter selects events. Key and Company are references; they may name
@@ -50,71 +26,65 @@ type EventFilter struct {
 
 // Events returns the audit trail, newest first.
 func (s *Store) Events(ctx context.Context, f EventFilter) ([]apikey.Event, error) {
-	var where []string
-	var args []any
-	if f.Key != "" {
-		id, err := s.eventKeyID(ctx, f.Key)
-		if err != nil {
-			return nil, err
-		}
-		where, args = append(where, "key_id = ?"), append(args, id)
+	if f.Limit < 0 {
+		return nil, apikey.Usagef("invalid limit %d", f.Limit)
 	}
-	if f.Company != "" {
-		id, err := s.eventCompanyID(ctx, f.Company)
-		if err != nil {
-			return nil, err
+	var out []apikey.Event
+	err := s.eng.Read(ctx, func(tx engine.Tx) error {
+		q := engine.EventQuery{Limit: f.Limit}
+		var err error
+		if f.Company != "" {
+			if q.CompanyID, err = eventCompanyID(ctx, tx, f.Company); err != nil {
+				return err
+			}
 		}
-		where, args = append(where, "company_id = ?"), append(args, id)
-	}
-	q := `SELECT seq, at, actor, action, company_id, company_name, key_id, key_name, details FROM events`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY seq DESC"
-	if f.Limit > 0 {
-		q += " LIMIT ?"
-		args = append(args, f.Limit)
-	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, translate(s.path, err)
-	}
-	defer rows.Close()
-	out := []apikey.Event{}
-	for rows.Next() {
-		var e apikey.Event
-		var at, details string
-		var cid, cname, kid, kname sql.NullString
-		if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Action, &cid, &cname, &kid, &kname, &details); err != nil {
-			return nil, translate(s.path, err)
+		if f.Key != "" {
+			if q.KeyID, err = eventKeyID(ctx, tx, f.Key, q.CompanyID); err != nil {
+				return err
+			}
 		}
-		e.At = parseTime(at)
-		if cid.Valid {
-			e.Company = &apikey.CompanyRef{ID: cid.String, Name: cname.String}
-		}
-		if kid.Valid {
-			e.Key = &apikey.KeyRef{ID: kid.String, Name: kname.String}
-		}
-		if err := json.Unmarshal([]byte(details), &e.Details); err != nil || e.Details == nil {
-			e.Details = map[string]any{}
-		}
-		out = append(out, e)
+		out, err = tx.Events(ctx, q)
+		return err
+	})
+	if out == nil {
+		out = []apikey.Event{}
 	}
-	return out, translate(s.path, rows.Err())
+	return out, err
+}
+
+// EventsAfter returns at most limit events with a sequence number above
+// after, oldest first: what a running server reads to learn what changed.
+// An event whose number a reader has passed is never committed later, so
+// reading on from the last number seen misses nothing.
+func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]apikey.Event, error) {
+	var out []apikey.Event
+	err := s.eng.Read(ctx, func(tx engine.Tx) error {
+		var err error
+		out, err = tx.Events(ctx, engine.EventQuery{After: after, Ascending: true, Limit: limit})
+		return err
+	})
+	return out, err
+}
+
+// LastChange returns the sequence number of the newest event. Every change to
+// a company or a key writes an event in the same transaction, so a running
+// server that sees this number move knows its cache may be stale.
+func (s *Store) LastChange(ctx context.Context) (int64, error) {
+	return s.eng.LastChange(ctx)
 }
 
 // eventKeyID resolves a key reference for history: a live key first, else a
 // deleted one by the id (or unique prefix) it had in the trail.
-func (s *Store) eventKeyID(ctx context.Context, ref string) (string, error) {
-	k, err := resolveKey(ctx, s.db, ref)
+func eventKeyID(ctx context.Context, tx engine.Tx, ref, companyID string) (string, error) {
+	k, err := resolveKey(ctx, tx, ref, companyID)
 	if err == nil {
 		return k.ID, nil
 	}
-	if apikey.KindOf(err) != apikey.KindNotFound || !looksLikeIDPrefix(strings.ToLower(ref)) {
-		return "", translate(s.path, err)
+	p := strings.ToLower(ref)
+	if apikey.KindOf(err) != apikey.KindNotFound || !looksLikeIDPrefix(p) {
+		return "", err
 	}
-	lo, hi := idRange(strings.ToLower(ref))
-	ids, qerr := s.distinct(ctx, `SELECT DISTINCT key_id, key_name FROM events WHERE key_id >= ? AND key_id < ? LIMIT 6`, lo, hi)
+	ids, qerr := tx.EventKeys(ctx, p)
 	if qerr != nil {
 		return "", qerr
 	}
@@ -123,78 +93,46 @@ func (s *Store) eventKeyID(ctx context.Context, ref string) (string, error) {
 
 // eventCompanyID does for companies what eventKeyID does for keys, matching a
 // deleted company by id, the name or ref it had, or id prefix.
-func (s *Store) eventCompanyID(ctx context.Context, ref string) (string, error) {
-	c, err := resolveCompany(ctx, s.db, ref)
+func eventCompanyID(ctx context.Context, tx engine.Tx, ref string) (string, error) {
+	c, err := resolveCompany(ctx, tx, ref)
 	if err == nil {
 		return c.ID, nil
 	}
 	if apikey.KindOf(err) != apikey.KindNotFound {
-		return "", translate(s.path, err)
+		return "", err
 	}
-	ids, qerr := s.distinct(ctx, `SELECT DISTINCT company_id, company_name FROM events WHERE company_id = ? OR lower(company_name) = lower(?) LIMIT 6`, strings.ToLower(ref), ref)
-	if qerr != nil {
-		return "", qerr
-	}
-	if len(ids) == 0 {
-		// The ref it had, as its company.create and company.update events
-		// recorded it (an update records {"from": …, "to": …}).
-		if ids, qerr = s.distinct(ctx, `SELECT DISTINCT company_id, company_name FROM events
-			WHERE action IN ('company.create', 'company.update') AND json_valid(details)
-			AND ? IN (json_extract(details, '$.ref'), json_extract(details, '$.ref.to')) LIMIT 6`, ref); qerr != nil {
+	p := strings.ToLower(ref)
+	for _, m := range []engine.EventCompanyMatch{
+		{ID: p, NameKey: apikey.Fold(ref)},
+		// The ref it had, as its company.create and company.update
+		// events recorded it.
+		{Ref: ref},
+		{IDPrefix: p},
+	} {
+		if m.IDPrefix != "" && (isID(p) || !looksLikeIDPrefix(p)) {
+			continue
+		}
+		ids, qerr := tx.EventCompanies(ctx, m)
+		if qerr != nil {
 			return "", qerr
 		}
-	}
-	if len(ids) == 0 && looksLikeIDPrefix(strings.ToLower(ref)) {
-		lo, hi := idRange(strings.ToLower(ref))
-		if ids, qerr = s.distinct(ctx, `SELECT DISTINCT company_id, company_name FROM events WHERE company_id >= ? AND company_id < ? LIMIT 6`, lo, hi); qerr != nil {
-			return "", qerr
+		if len(ids) > 0 {
+			return pickOne("company", ref, ids, err)
 		}
 	}
-	return pickOne("company", ref, ids, err)
+	return "", err
 }
 
-type idName struct{ id, name string }
-
-func (s *Store) distinct(ctx context.Context, q string, args ...any) ([]idName, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, translate(s.path, err)
-	}
-	defer rows.Close()
-	var out []idName
-	seen := map[string]bool{}
-	for rows.Next() {
-		var id, name sql.NullString
-		if err := rows.Scan(&id, &name); err != nil {
-			return nil, translate(s.path, err)
-		}
-		if !seen[id.String] {
-			seen[id.String] = true
-			out = append(out, idName{id.String, name.String})
-		}
-	}
-	return out, translate(s.path, rows.Err())
-}
-
-func pickOne(what, ref string, ids []idName, notFound error) (string, error) {
+func pickOne(what, ref string, ids []engine.IDName, notFound error) (string, error) {
 	switch len(ids) {
 	case 0:
 		return "", notFound
 	case 1:
-		return ids[0].id, nil
+		return ids[0].ID, nil
 	}
 	names := make([]string, 0, len(ids))
 	for _, x := range ids {
-		names = append(names, x.id+" ("+x.name+")")
+		names = append(names, x.ID+" ("+x.Name+")")
 	}
 	return "", ambiguous(what, ref, names)
-}
-
-// LastChange returns the sequence number of the newest event. Every change to
-// a company or a key writes an event in the same transaction, so a running
-// server that sees this number move knows its cache may be stale.
-func (s *Store) LastChange(ctx context.Context) (int64, error) {
-	var seq sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT max(seq) FROM events`).Scan(&seq)
-	return seq.Int64, translate(s.path, err)
 }

@@ -2,29 +2,26 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/store/engine"
 )
 
-// MinKeyPrefix is the shortest id prefix accepted as a key reference.
+// MinKeyPrefix is the shortest id prefix accepted as a reference.
 const MinKeyPrefix = 4
 
-// querier is what both *sql.DB and *sql.Tx offer.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
-// looksLikeIDPrefix reports whether s can be the start of a UUID as we store
-// them (lower-case hex and dashes).
+// looksLikeIDPrefix reports whether s can be the start of an id as they are
+// stored (lower-case hex and dashes), long enough to be taken as one.
 func looksLikeIDPrefix(s string) bool {
 	if len(s) < MinKeyPrefix || len(s) > 36 {
 		return false
 	}
+	return isIDChars(s)
+}
+
+func isIDChars(s string) bool {
 	for _, r := range s {
 		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r == '-') {
 			return false
@@ -33,79 +30,74 @@ func looksLikeIDPrefix(s string) bool {
 	return true
 }
 
-// idRange returns bounds such that id >= lo AND id < hi selects the ids that
-// start with prefix, using the primary-key index. '~' sorts after every
-// character an id holds.
-func idRange(prefix string) (lo, hi string) { return prefix, prefix + "~" }
-
-const companyColumns = `c.id, c.name, c.ref, c.created_at, c.updated_at, (SELECT count(*) FROM keys k WHERE k.company_id = c.id)`
-
-func scanCompany(sc interface{ Scan(...any) error }) (apikey.Company, error) {
-	var c apikey.Company
-	var ref sql.NullString
-	var created, updated string
-	if err := sc.Scan(&c.ID, &c.Name, &ref, &created, &updated, &c.Keys); err != nil {
-		return c, err
+// isID reports whether s (lower case) has the form of an id: a UUID in its
+// canonical form. Such a reference compares ids only, never names or refs:
+// a company named after another's id must not be taken for it.
+func isID(s string) bool {
+	if len(s) != 36 || !isIDChars(s) {
+		return false
 	}
-	c.Ref = ref.String
-	c.CreatedAt, c.UpdatedAt = parseTime(created), parseTime(updated)
-	return c, nil
+	for i, r := range s {
+		if (i == 8 || i == 13 || i == 18 || i == 23) != (r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
-// resolveCompany finds a company by id, name (case-insensitive), ref, or
-// unique id prefix, in that order.
-func resolveCompany(ctx context.Context, q querier, ref string) (apikey.Company, error) {
+// resolveCompany finds the one company that ref names: an id names it
+// alone; otherwise its name (any case), its ref (any case) or a unique
+// prefix of its id of at least MinKeyPrefix characters. A reference that
+// names two companies (one by name, another by an id prefix, say) is
+// ambiguous, never settled by an order of precedence: the command would
+// act on a company the user may not have meant.
+func resolveCompany(ctx context.Context, tx engine.Tx, ref string) (apikey.Company, error) {
 	if strings.TrimSpace(ref) == "" {
 		return apikey.Company{}, apikey.Usagef("company reference must not be empty")
 	}
-	for _, where := range []struct {
-		cond string
-		arg  string
-	}{
-		{"c.id = ?", strings.ToLower(ref)},
-		{"c.name_key = ?", apikey.NameKey(ref)},
-		{"c.ref = ?", ref},
-	} {
-		c, err := scanCompany(q.QueryRowContext(ctx, `SELECT `+companyColumns+` FROM companies c WHERE `+where.cond, where.arg))
-		if err == nil {
-			return c, nil
-		}
-		if err != sql.ErrNoRows {
+	p := strings.ToLower(ref)
+	if isID(p) {
+		c, found, err := tx.CompanyByID(ctx, p)
+		if err != nil || found {
 			return c, err
 		}
+		return apikey.Company{}, apikey.NotFoundf("company %q not found", ref)
 	}
-	p := strings.ToLower(ref)
+	found, err := tx.CompaniesByKey(ctx, apikey.Fold(ref))
+	if err != nil {
+		return apikey.Company{}, err
+	}
 	if looksLikeIDPrefix(p) {
-		lo, hi := idRange(p)
-		rows, err := q.QueryContext(ctx, `SELECT `+companyColumns+` FROM companies c WHERE c.id >= ? AND c.id < ? ORDER BY c.id LIMIT 6`, lo, hi)
+		byID, err := tx.CompaniesByIDPrefix(ctx, p)
 		if err != nil {
 			return apikey.Company{}, err
 		}
-		defer rows.Close()
-		var found []apikey.Company
-		for rows.Next() {
-			c, err := scanCompany(rows)
-			if err != nil {
-				return c, err
-			}
-			found = append(found, c)
+		found = appendNewCompanies(found, byID)
+	}
+	switch len(found) {
+	case 0:
+		return apikey.Company{}, apikey.NotFoundf("company %q not found", ref)
+	case 1:
+		return found[0], nil
+	}
+	names := make([]string, 0, len(found))
+	for _, c := range found {
+		names = append(names, fmt.Sprintf("%s (%s)", c.ID, c.Name))
+	}
+	return apikey.Company{}, ambiguous("company", ref, names)
+}
+
+func appendNewCompanies(to, from []apikey.Company) []apikey.Company {
+	for _, c := range from {
+		dup := false
+		for _, d := range to {
+			dup = dup || d.ID == c.ID
 		}
-		if err := rows.Err(); err != nil {
-			return apikey.Company{}, err
-		}
-		switch len(found) {
-		case 1:
-			return found[0], nil
-		case 0:
-		default:
-			names := make([]string, 0, len(found))
-			for _, c := range found {
-				names = append(names, fmt.Sprintf("%s (%s)", c.ID, c.Name))
-			}
-			return apikey.Company{}, ambiguous("company", ref, names)
+		if !dup {
+			to = append(to, c)
 		}
 	}
-	return apikey.Company{}, apikey.NotFoundf("company %q not found", ref)
+	return to
 }
 
 func ambiguous(what, ref string, candidates []string) error {
@@ -116,34 +108,56 @@ func ambiguous(what, ref string, candidates []string) error {
 	return apikey.Usagef("%s reference %q is ambiguous", what, ref).WithHint("it matches " + strings.Join(candidates, ", ") + more)
 }
 
-// resolveKey finds a key by id or unique id prefix of at least MinKeyPrefix
-// characters.
-func resolveKey(ctx context.Context, q querier, ref string) (apikey.Key, error) {
+// resolveKey finds the one key that ref names: an id names it alone;
+// otherwise a unique id prefix of at least MinKeyPrefix characters, or its
+// name (exactly, else in any case), of the company companyID when it is not
+// "". As for companies, a reference that names two keys is ambiguous.
+func resolveKey(ctx context.Context, tx engine.Tx, ref, companyID string) (apikey.Key, error) {
 	if strings.TrimSpace(ref) == "" {
 		return apikey.Key{}, apikey.Usagef("key reference must not be empty")
 	}
 	p := strings.ToLower(ref)
-	if !looksLikeIDPrefix(p) {
-		if len(p) < MinKeyPrefix && looksLikeIDPrefix(p+"0000") {
-			return apikey.Key{}, apikey.Usagef("key reference %q is too short", ref).WithHint(fmt.Sprintf("give at least %d characters of the id", MinKeyPrefix))
+	if isID(p) {
+		k, found, err := tx.KeyByID(ctx, p)
+		if err != nil {
+			return k, err
 		}
-		return apikey.Key{}, apikey.NotFoundf("key %q not found", ref).WithHint("a key is named by its id or a unique prefix of it")
+		if found && (companyID == "" || k.Company.ID == companyID) {
+			return k, nil
+		}
+		return apikey.Key{}, apikey.NotFoundf("key %q not found", ref)
 	}
-	lo, hi := idRange(p)
-	found, err := queryKeys(ctx, q, `WHERE k.id >= ? AND k.id < ? ORDER BY k.id LIMIT 6`, lo, hi)
+	var found []apikey.Key
+	if looksLikeIDPrefix(p) {
+		byID, err := tx.KeysByIDPrefix(ctx, p)
+		if err != nil {
+			return apikey.Key{}, err
+		}
+		found = appendKeys(found, byID, companyID)
+	}
+	byName, err := tx.KeysByName(ctx, apikey.Fold(ref), companyID)
 	if err != nil {
 		return apikey.Key{}, err
 	}
+	// A name typed exactly beats the same name in another case.
+	var exact []apikey.Key
+	for _, k := range byName {
+		if k.Name == ref {
+			exact = append(exact, k)
+		}
+	}
+	if len(exact) > 0 {
+		byName = exact
+	}
+	found = appendKeys(found, byName, companyID)
 	switch len(found) {
-	case 0:
-		return apikey.Key{}, apikey.NotFoundf("key %q not found", ref)
 	case 1:
 		return found[0], nil
-	}
-	for _, k := range found {
-		if k.ID == p {
-			return k, nil
+	case 0:
+		if len(p) < MinKeyPrefix && isIDChars(p) {
+			return apikey.Key{}, apikey.Usagef("key reference %q is too short", ref).WithHint(fmt.Sprintf("give at least %d characters of the id", MinKeyPrefix))
 		}
+		return apikey.Key{}, apikey.NotFoundf("key %q not found", ref).WithHint("a key is named by its id, a unique prefix of it, or its name")
 	}
 	names := make([]string, 0, len(found))
 	for _, k := range found {
@@ -152,12 +166,31 @@ func resolveKey(ctx context.Context, q querier, ref string) (apikey.Key, error) 
 	return apikey.Key{}, ambiguous("key", ref, names)
 }
 
-// resolveKeys resolves several references, each once, in the order given.
-func resolveKeys(ctx context.Context, q querier, refs []string) ([]apikey.Key, error) {
+// appendKeys adds to the keys those of from that are of companyID (any when
+// "") and not there yet.
+func appendKeys(to, from []apikey.Key, companyID string) []apikey.Key {
+	for _, k := range from {
+		if companyID != "" && k.Company.ID != companyID {
+			continue
+		}
+		dup := false
+		for _, d := range to {
+			dup = dup || d.ID == k.ID
+		}
+		if !dup {
+			to = append(to, k)
+		}
+	}
+	return to
+}
+
+// resolveKeys resolves several references, each key once, in the order
+// given.
+func resolveKeys(ctx context.Context, tx engine.Tx, refs []string, companyID string) ([]apikey.Key, error) {
 	seen := map[string]bool{}
 	var out []apikey.Key
 	for _, r := range refs {
-		k, err := resolveKey(ctx, q, r)
+		k, err := resolveKey(ctx, tx, r, companyID)
 		if err != nil {
 			return nil, err
 		}
@@ -167,4 +200,14 @@ func resolveKeys(ctx context.Context, q querier, refs []string) ([]apikey.Key, e
 		}
 	}
 	return out, nil
+}
+
+// companyScope resolves the company that narrows a key reference, "" for
+// none.
+func companyScope(ctx context.Context, tx engine.Tx, company string) (string, error) {
+	if company == "" {
+		return "", nil
+	}
+	c, err := resolveCompany(ctx, tx, company)
+	return c.ID, err
 }

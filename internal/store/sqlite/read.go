@@ -1,0 +1,152 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/store/engine"
+)
+
+// EachKey calls fn for every key that q selects, oldest first, streaming rows
+// so that memory does not grow with the number of keys.
+func (e *Engine) EachKey(ctx context.Context, q engine.KeyQuery, fn func(apikey.Key) error) error {
+	var where []string
+	var args []any
+	if q.CompanyID != "" {
+		where, args = append(where, "k.company_id = ?"), append(args, q.CompanyID)
+	}
+	now := fmtTime(q.Now)
+	switch q.Status {
+	case apikey.StatusExpired:
+		where, args = append(where, "k.expires_at IS NOT NULL AND k.expires_at <= ?"), append(args, now)
+	case apikey.StatusActive, apikey.StatusInactive:
+		where, args = append(where, "k.status = ? AND (k.expires_at IS NULL OR k.expires_at > ?)"), append(args, string(q.Status), now)
+	}
+	if q.Search != "" {
+		p := "%" + escapeLike(q.Search) + "%"
+		where = append(where, `(k.name_key LIKE ? ESCAPE '\' OR c.name_key LIKE ? ESCAPE '\' OR coalesce(c.ref_key, '') LIKE ? ESCAPE '\' OR k.id LIKE ? ESCAPE '\')`)
+		args = append(args, p, p, p, escapeLike(q.Search)+"%")
+	}
+	// The company of each key is looked up once per company, not joined:
+	// reading three more columns on every row cost more than the lookups.
+	// Only a search, which matches company names and refs, needs the join.
+	// The columns come packed into one (see packColumns).
+	query := `SELECT ` + packedList + ` FROM keys k `
+	if q.Search != "" {
+		query = `SELECT ` + packedList + keyFrom
+	}
+	if len(where) > 0 {
+		query += "WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY k.rowid"
+	if q.Limit > 0 {
+		query += " LIMIT ?"
+		args = append(args, q.Limit)
+	}
+	var fnErr error // the caller's, returned as it is
+	err := e.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		company, err := tx.PrepareContext(ctx, `SELECT id, name, ref FROM companies WHERE id = ?`)
+		if err != nil {
+			return err
+		}
+		defer company.Close()
+		companies := map[string]apikey.CompanyRef{}
+		r := newKeyRow(false)
+		var packed string
+		for rows.Next() {
+			if err := rows.Scan(&packed); err != nil {
+				return err
+			}
+			rowid, rest, err := splitRowid(packed)
+			if err != nil {
+				return err
+			}
+			if !r.unpack(rest) {
+				err := tx.QueryRowContext(ctx, `SELECT `+listColumns+` FROM keys k WHERE k.rowid = ?`, rowid).Scan(r.dest...)
+				if err != nil {
+					return err
+				}
+			}
+			k := r.key()
+			c, ok := companies[r.cid]
+			if !ok {
+				// Scanned into variables of their own: taking c's address
+				// would move c to the heap on every row.
+				var id, name string
+				var ref sql.NullString
+				err := company.QueryRowContext(ctx, r.cid).Scan(&id, &name, &ref)
+				if err == sql.ErrNoRows {
+					continue // as the join would have left the key out
+				}
+				if err != nil {
+					return err
+				}
+				c = apikey.CompanyRef{ID: id, Name: name, Ref: ref.String}
+				companies[r.cid] = c
+			}
+			k.Company = c
+			if fnErr = fn(k); fnErr != nil {
+				return fnErr
+			}
+		}
+		return rows.Err()
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return translate(e.path, err)
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// LookupSecret finds the key whose secret has the given hash, in one read.
+func (e *Engine) LookupSecret(ctx context.Context, h apikey.Hash) (p engine.Presented, ok bool, err error) {
+	var exp sql.NullString
+	r := newKeyRow(true)
+	r.dest = append(r.dest, &exp)
+	err = e.db.QueryRowContext(ctx, `SELECT `+keyColumns+`, s.expires_at FROM secrets s JOIN keys k ON k.id = s.key_id JOIN companies c ON c.id = k.company_id WHERE s.hash = ?`, h[:]).Scan(r.dest...)
+	if err == sql.ErrNoRows {
+		return p, false, nil
+	}
+	if err != nil {
+		return p, false, translate(e.path, err)
+	}
+	p.Key = r.key()
+	p.SecretExpiresAt = parseTimePtr(exp)
+	return p, true, nil
+}
+
+// TouchKeys records when keys were last used.
+func (e *Engine) TouchKeys(ctx context.Context, used map[string]time.Time) error {
+	return e.write(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for id, at := range used {
+			t := fmtTime(at)
+			if _, err := stmt.ExecContext(ctx, t, id, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// LastChange returns the sequence number of the newest event.
+func (e *Engine) LastChange(ctx context.Context) (int64, error) {
+	var seq sql.NullInt64
+	err := e.db.QueryRowContext(ctx, `SELECT max(seq) FROM events`).Scan(&seq)
+	return seq.Int64, translate(e.path, err)
+}
