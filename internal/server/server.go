@@ -36,9 +36,22 @@ const (
 	MaxHeaderBytes = 16 << 10
 )
 
+// Store is what the server needs of the store: to look a secret up, to
+// learn what changed, and to record last uses. *store.Store has it on every
+// engine.
+type Store interface {
+	LookupSecret(ctx context.Context, h apikey.Hash) (store.Presented, bool, error)
+	LastChange(ctx context.Context) (int64, error)
+	EventsAfter(ctx context.Context, after int64, limit int) ([]apikey.Event, error)
+	TouchKeys(ctx context.Context, used map[string]time.Time) error
+	// Listen tells changed of each change at once where the store can
+	// (PostgreSQL), and reports whether it can.
+	Listen(ctx context.Context, changed func(), up func(bool)) bool
+}
+
 // Options configure a Server.
 type Options struct {
-	Store         *store.Store
+	Store         Store
 	Addr          string // host:port to listen on; port 0 picks a free one
 	KeyHeader     string // header carrying the key (default X-Api-Key)
 	CompanyHeader string // header carrying the company id (default X-Company)
@@ -59,7 +72,7 @@ type Options struct {
 
 // Server answers verification requests for the keys of one store.
 type Server struct {
-	store         *store.Store
+	store         Store
 	addr          string
 	keyHeader     string
 	companyHeader string
@@ -77,6 +90,9 @@ type Server struct {
 	seen atomic.Int64
 	// storeDown is set while the store cannot be read; /healthz says so.
 	storeDown atomic.Bool
+	// changed asks the watcher for a look at the store now, rather than at
+	// its next tick: a notification said that something changed.
+	changed chan struct{}
 
 	mu sync.Mutex
 	ln net.Listener
@@ -98,6 +114,7 @@ func New(o Options) *Server {
 		flushEvery:    o.FlushInterval,
 		shutdown:      o.ShutdownTimeout,
 		pending:       &usage{},
+		changed:       make(chan struct{}, 1),
 		log:           newRequestLog(o.Log),
 	}
 	s.seen.Store(-1)
@@ -175,6 +192,7 @@ func (s *Server) Run(ctx context.Context) error {
 		ErrorLog:          log.New(errorLogWriter{s.log}, "", 0),
 	}
 	bg, stopBG := context.WithCancel(context.Background())
+	s.store.Listen(bg, s.notified, s.listening)
 	var wg sync.WaitGroup
 	wg.Go(func() { s.watch(bg) })
 	wg.Go(func() { s.flushLoop(bg) })

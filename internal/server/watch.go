@@ -3,8 +3,6 @@ package server
 import (
 	"context"
 	"time"
-
-	"github.com/apikeyhq/apikey/internal/store"
 )
 
 // maxEventsPerLook bounds how many events one look at the store reads; after
@@ -34,9 +32,40 @@ func every(ctx context.Context, interval time.Duration, fn func()) {
 	}
 }
 
-// watch looks at the store every poll interval until ctx is done.
+// watch looks at the store every poll interval, and at once when told of a
+// change, until ctx is done. Looks never overlap.
 func (s *Server) watch(ctx context.Context) {
-	every(ctx, s.poll, func() { s.watchOnce(ctx) })
+	t := time.NewTicker(s.poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.changed:
+		}
+		s.watchOnce(ctx)
+	}
+}
+
+// notified is called when the store says something changed (PostgreSQL's
+// NOTIFY): the watcher looks now. A look already asked for covers it.
+func (s *Server) notified() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// listening is told when the store's notifications stop and start again.
+// Without them the watcher's poll still finds every change, a poll
+// interval later at most.
+func (s *Server) listening(up bool) {
+	if up {
+		s.log.message("notifications of changes are back")
+	} else {
+		s.log.message("notifications of changes stopped; changes are found by looking every " + s.poll.String() + " until they are back")
+	}
 }
 
 // watchOnce brings the cache up to date with the store. Every change to a
@@ -44,6 +73,8 @@ func (s *Server) watch(ctx context.Context) {
 // after the last one seen name everything that may have changed: their keys
 // (and, for company events, every key of the company) are evicted. When the
 // events cannot be read, or there are too many, the whole cache goes.
+// Events are committed in the order of their numbers (on PostgreSQL too, see
+// store/postgres), so reading on from the last number seen misses none.
 //
 // The look began at start; anything committed before start is in what it
 // read, so the cache is marked fresh from start, not from when it ended.
@@ -71,28 +102,20 @@ func (s *Server) watchOnce(ctx context.Context) {
 	}
 }
 
-// evictChanged evicts what the events in (from, to] name. ok is false when
-// it could not tell, and the whole cache must go.
+// evictChanged evicts what the events after from name. ok is false when it
+// could not tell, and the whole cache must go: before the first look (from
+// -1), when the trail went back (a store restored from a backup), when the
+// events cannot be read, or when there are too many.
 func (s *Server) evictChanged(ctx context.Context, from, to int64) (newest int64, ok bool) {
-	n := to - from
-	if from < 0 || n <= 0 || n > maxEventsPerLook {
+	if from < 0 || to < from {
 		return 0, false
 	}
-	// The newest n events hold all those after from unless more were
-	// written since LastChange; then the oldest one read is after from+1
-	// and some may be missing.
-	events, err := s.store.Events(ctx, store.EventFilter{Limit: int(n)})
-	if err != nil {
-		return 0, false
-	}
-	if len(events) == int(n) && events[len(events)-1].Seq > from+1 {
+	events, err := s.store.EventsAfter(ctx, from, maxEventsPerLook)
+	if err != nil || len(events) == maxEventsPerLook {
 		return 0, false
 	}
 	keys, companies := map[string]bool{}, map[string]bool{}
 	for _, e := range events {
-		if e.Seq <= from {
-			continue
-		}
 		newest = max(newest, e.Seq)
 		switch {
 		case e.Key != nil:
