@@ -124,7 +124,7 @@ func companyListRun(ctx context.Context, opts *CompanyListOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := f.Store(ctx)
+	st, err := f.ExistingStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func companyShowRun(ctx context.Context, opts *CompanyShowOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := f.Store(ctx)
+	st, err := f.ExistingStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"os"
 	"strings"
 	"time"
 
@@ -59,18 +58,11 @@ const completionTimeout = 2 * time.Second
 
 // completionStore opens the store for a completion, honouring --db, --config
 // and the environment on the line being completed (cobra's __complete does
-// not run PersistentPreRunE). A database that does not exist yet is not
+// not run PersistentPreRunE). A store that does not exist yet is not
 // created by pressing Tab: there is nothing to complete from it.
 func completionStore(ctx context.Context, f *Factory, cmd *cobra.Command) (*store.Store, bool) {
 	f.bindFlags(cmd)
-	cfg, err := f.Config()
-	if err != nil {
-		return nil, false
-	}
-	if _, err := os.Stat(cfg.Get("db")); err != nil {
-		return nil, false
-	}
-	st, err := f.Store(ctx)
+	st, err := f.ExistingStore(ctx)
 	if err != nil {
 		return nil, false
 	}

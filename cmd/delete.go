@@ -52,7 +52,7 @@ deleted. Deleted keys cannot be recovered; to switch a key off, use disable.`,
 		ValidArgsFunction: completeKeys(f),
 	}
 	fl := c.Flags()
-	fl.StringVarP(&opts.Company, "company", "c", "", "delete keys of this company (with --all)")
+	fl.StringVarP(&opts.Company, "company", "c", "", "delete keys of this company (with --all); with KEY..., the company of the keys named")
 	fl.StringVar(&opts.Status, "status", "", "with --company: only keys in this status")
 	fl.BoolVar(&opts.All, "all", false, "with --company: delete every key that matches")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
@@ -64,7 +64,9 @@ deleted. Deleted keys cannot be recovered; to switch a key off, use disable.`,
 }
 
 func (o *DeleteOptions) check() error {
-	batch := o.Company != "" || o.Status != "" || o.All
+	// With keys, --company only says whose keys they are (a name that
+	// several companies use); without, it selects a batch, with --all.
+	batch := o.Status != "" || o.All || len(o.Keys) == 0 && o.Company != ""
 	switch {
 	case len(o.Keys) > 0 && batch:
 		return apikey.Usagef("give keys or --company with --all, not both")
@@ -106,7 +108,7 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) error {
 	}
 	var keys []apikey.Key
 	if len(opts.Keys) > 0 {
-		if keys, err = st.Keys(ctx, opts.Keys, ""); err != nil {
+		if keys, err = st.Keys(ctx, opts.Keys, opts.Company); err != nil {
 			return err
 		}
 	} else {

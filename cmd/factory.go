@@ -76,8 +76,20 @@ func (f *Factory) Config() (*config.Config, error) {
 	return cfg, nil
 }
 
-// Store opens the database once.
+// Store opens the store once, creating it when it does not exist: for
+// commands that write.
 func (f *Factory) Store(ctx context.Context) (*store.Store, error) {
+	return f.openStore(ctx)
+}
+
+// ExistingStore opens the store once, and fails when there is none: a
+// command that only reads must not create an empty store where a mistyped
+// --db points, and answer from it as if all were well.
+func (f *Factory) ExistingStore(ctx context.Context) (*store.Store, error) {
+	return f.openStore(ctx, store.MustExist())
+}
+
+func (f *Factory) openStore(ctx context.Context, opts ...store.Option) (*store.Store, error) {
 	if f.st != nil {
 		return f.st, nil
 	}
@@ -85,7 +97,7 @@ func (f *Factory) Store(ctx context.Context) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, cfg.Get("db"))
+	st, err := store.Open(ctx, cfg.Get("db"), opts...)
 	if err != nil {
 		return nil, err
 	}

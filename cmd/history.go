@@ -66,7 +66,7 @@ func historyRun(ctx context.Context, opts *HistoryOptions) error {
 	if opts.Limit < 0 {
 		return apikey.Usagef("invalid limit %d", opts.Limit).WithHint("give a number of events, or 0 for all")
 	}
-	st, err := f.Store(ctx)
+	st, err := f.ExistingStore(ctx)
 	if err != nil {
 		return err
 	}

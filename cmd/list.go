@@ -70,7 +70,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	if opts.Limit < 0 {
 		return apikey.Usagef("invalid limit %d", opts.Limit).WithHint("give a number of keys, or 0 for all")
 	}
-	st, err := f.Store(ctx)
+	st, err := f.ExistingStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -11,11 +11,12 @@ import (
 
 // RotateOptions are the inputs of `rotate`.
 type RotateOptions struct {
-	F      *Factory
-	Key    string
-	Grace  string
-	Format string
-	Output string
+	F       *Factory
+	Key     string
+	Company string
+	Grace   string
+	Format  string
+	Output  string
 }
 
 // NewCmdRotate wires `rotate`.
@@ -34,6 +35,9 @@ rotation without --grace leaves no old secret working.`,
   apikey rotate 3f2a -o json | jq -r .key`,
 		Args: exactArgs(1, "key"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := filterFlags(cmd, "company"); err != nil {
+				return err
+			}
 			opts.Key = args[0]
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -44,6 +48,8 @@ rotation without --grace leaves no old secret working.`,
 	}
 	c.Flags().StringVar(&opts.Grace, "grace", "0", "how long the old secret keeps working (e.g. 24h, 7d)")
 	c.Flags().StringVar(&opts.Format, "format", "headers", "snippet format: headers, curl, env, http or json")
+	c.Flags().StringVarP(&opts.Company, "company", "c", "", "the company of KEY, when KEY is a name that several companies use")
+	c.RegisterFlagCompletionFunc("company", completeCompanies(f))
 	addOutputFlag(c.Flags(), &opts.Output)
 	c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(output.SnippetFormats, cobra.ShellCompDirectiveNoFileComp))
 	return c
@@ -81,7 +87,7 @@ func rotateRun(ctx context.Context, opts *RotateOptions) error {
 	if err != nil {
 		return err
 	}
-	k, err := st.Key(ctx, opts.Key, "")
+	k, err := st.Key(ctx, opts.Key, opts.Company)
 	if err != nil {
 		return err
 	}

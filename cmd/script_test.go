@@ -52,6 +52,10 @@ func TestScripts(t *testing.T) {
 			switch cond {
 			case "root":
 				return os.Geteuid() == 0, nil
+			case "sqlite":
+				return true, nil
+			case "postgres":
+				return false, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

@@ -59,7 +59,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := f.Store(ctx)
+	st, err := f.ExistingStore(ctx)
 	if err != nil {
 		return err
 	}

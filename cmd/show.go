@@ -11,11 +11,12 @@ import (
 
 // ShowOptions are the inputs of `show`.
 type ShowOptions struct {
-	F      *Factory
-	Key    string
-	Reveal bool
-	Format string
-	Output string
+	F       *Factory
+	Key     string
+	Company string
+	Reveal  bool
+	Format  string
+	Output  string
 }
 
 // NewCmdShow wires `show`.
@@ -37,6 +38,9 @@ trail.`,
   apikey show 3f2a --reveal --format env > .env`,
 		Args: exactArgs(1, "key"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := filterFlags(cmd, "company"); err != nil {
+				return err
+			}
 			opts.Key = args[0]
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -47,6 +51,8 @@ trail.`,
 	}
 	c.Flags().BoolVar(&opts.Reveal, "reveal", false, "print the secret (needs the master key)")
 	c.Flags().StringVar(&opts.Format, "format", "headers", "snippet format: headers, curl, env, http or json")
+	c.Flags().StringVarP(&opts.Company, "company", "c", "", "the company of KEY, when KEY is a name that several companies use")
+	c.RegisterFlagCompletionFunc("company", completeCompanies(f))
 	addOutputFlag(c.Flags(), &opts.Output)
 	c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(output.SnippetFormats, cobra.ShellCompDirectiveNoFileComp))
 	return c
@@ -75,11 +81,11 @@ func showRun(ctx context.Context, opts *ShowOptions) error {
 			return apikey.Usagef("cannot reveal the secret: no master key is set").WithHint("only hashes are stored; set " + apikey.MasterKeyEnv + " to the master key the key was created under")
 		}
 	}
-	st, err := f.Store(ctx)
+	st, err := f.ExistingStore(ctx)
 	if err != nil {
 		return err
 	}
-	k, err := st.Key(ctx, opts.Key, "")
+	k, err := st.Key(ctx, opts.Key, opts.Company)
 	if err != nil {
 		return err
 	}

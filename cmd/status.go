@@ -39,10 +39,11 @@ var (
 
 // StatusOptions are the inputs of toggle, enable and disable.
 type StatusOptions struct {
-	F      *Factory
-	Keys   []string
-	Change store.StatusChange
-	Output string
+	F       *Factory
+	Keys    []string
+	Company string
+	Change  store.StatusChange
+	Output  string
 }
 
 // NewCmdStatus wires toggle, enable or disable.
@@ -55,6 +56,9 @@ func NewCmdStatus(f *Factory, v statusVerb, runF func(context.Context, *StatusOp
 		Example: v.example,
 		Args:    minArgs(1, "key"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := filterFlags(cmd, "company"); err != nil {
+				return err
+			}
 			opts.Keys = args
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -63,6 +67,8 @@ func NewCmdStatus(f *Factory, v statusVerb, runF func(context.Context, *StatusOp
 		},
 		ValidArgsFunction: completeKeys(f),
 	}
+	c.Flags().StringVarP(&opts.Company, "company", "c", "", "the company of KEY, when KEY is a name that several companies use")
+	c.RegisterFlagCompletionFunc("company", completeCompanies(f))
 	addOutputFlag(c.Flags(), &opts.Output)
 	return c
 }
@@ -81,7 +87,7 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	if err != nil {
 		return err
 	}
-	res, err := st.SetStatus(ctx, opts.Keys, "", opts.Change, actor)
+	res, err := st.SetStatus(ctx, opts.Keys, opts.Company, opts.Change, actor)
 	if err != nil {
 		return err
 	}

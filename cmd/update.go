@@ -12,6 +12,7 @@ import (
 type UpdateOptions struct {
 	F        *Factory
 	Key      string
+	Company  string
 	Name     *string
 	Expires  string
 	NoExpiry bool
@@ -37,6 +38,9 @@ not change: use rotate for that.`,
   apikey update 3f2a --meta shop=example.com --meta old=`,
 		Args: exactArgs(1, "key"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := filterFlags(cmd, "company"); err != nil {
+				return err
+			}
 			opts.Key = args[0]
 			if cmd.Flags().Changed("name") {
 				opts.Name = &name
@@ -64,6 +68,8 @@ not change: use rotate for that.`,
 	fl.BoolVar(&opts.NoExpiry, "no-expiry", false, "remove the expiry")
 	fl.StringArrayVar(&opts.Scopes, "scope", nil, `scopes, replacing the current ones (repeatable; "" clears)`)
 	fl.StringArrayVar(&opts.Meta, "meta", nil, "set metadata KEY=VALUE, or remove it with KEY= (repeatable)")
+	fl.StringVarP(&opts.Company, "company", "c", "", "the company of KEY, when KEY is a name that several companies use")
+	c.RegisterFlagCompletionFunc("company", completeCompanies(f))
 	addOutputFlag(fl, &opts.Output)
 	return c
 }
@@ -111,7 +117,7 @@ func updateRun(ctx context.Context, opts *UpdateOptions) error {
 	if err != nil {
 		return err
 	}
-	k, err := st.UpdateKey(ctx, opts.Key, "", u, actor)
+	k, err := st.UpdateKey(ctx, opts.Key, opts.Company, u, actor)
 	if err != nil {
 		return err
 	}

@@ -103,7 +103,7 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 	case apikey.CheckSecret(secret) != nil:
 		reason = apikey.ReasonMalformed
 	default:
-		st, err := f.Store(ctx)
+		st, err := f.ExistingStore(ctx)
 		if err != nil {
 			return err
 		}
@@ -111,14 +111,36 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 		if err != nil {
 			return err
 		}
-		if !found {
+		companyID, known, err := claimedCompany(ctx, st, opts.Company)
+		switch {
+		case err != nil:
+			return err
+		case !found || !known:
 			reason = apikey.ReasonInvalid
-		} else {
+		default:
 			key = pres.Key
-			reason = apikey.Judge(pres.Key, pres.SecretExpiresAt, opts.Company, now)
+			reason = apikey.Judge(pres.Key, pres.SecretExpiresAt, companyID, now)
 		}
 	}
 	return printVerdict(f, p, key, reason)
+}
+
+// claimedCompany resolves --company to the one company it names, as every
+// other command does; known is false when it names none, which verify
+// answers as an invalid key (another company's key is answered so too). A
+// reference that names several companies is a usage error: it is the
+// caller's to fix, not a verdict on the key.
+func claimedCompany(ctx context.Context, st interface {
+	Company(context.Context, string) (apikey.Company, error)
+}, ref string) (id string, known bool, err error) {
+	if ref == "" {
+		return "", true, nil
+	}
+	c, err := st.Company(ctx, ref)
+	if apikey.KindOf(err) == apikey.KindNotFound {
+		return "", false, nil
+	}
+	return c.ID, err == nil, err
 }
 
 func printVerdict(f *Factory, p *output.Printer, k apikey.Key, reason apikey.Reason) error {

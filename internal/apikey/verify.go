@@ -20,14 +20,17 @@ const (
 
 // Judge decides whether a key found by its secret's hash may be used now.
 // secretExpiresAt is set for an old secret in its grace period after a
-// rotation. company, when not empty, is what the client claimed as its
-// company: a key of another company is answered exactly as an unknown one,
-// so that one tenant cannot learn of another's keys.
-func Judge(k Key, secretExpiresAt *time.Time, company string, now time.Time) Reason {
+// rotation. companyID, when not empty, is the id of the company the client
+// claimed (the company header, or the one company that verify --company
+// names): a key of another company is answered exactly as an unknown one,
+// so that one tenant cannot learn of another's keys. Only ids are compared:
+// a name or ref is resolved to one company first, so that a company named
+// after another's id can never pass for it.
+func Judge(k Key, secretExpiresAt *time.Time, companyID string, now time.Time) Reason {
 	if secretExpiresAt != nil && !now.Before(*secretExpiresAt) {
 		return ReasonInvalid
 	}
-	if company != "" && !CompanyMatches(k.Company, company) {
+	if companyID != "" && !strings.EqualFold(companyID, k.Company.ID) {
 		return ReasonInvalid
 	}
 	switch k.EffectiveStatus(now) {
@@ -37,10 +40,4 @@ func Judge(k Key, secretExpiresAt *time.Time, company string, now time.Time) Rea
 		return ReasonInactive
 	}
 	return ReasonNone
-}
-
-// CompanyMatches reports whether claim names the company c: its id (as sent in
-// the company header), its name (case-insensitive) or its ref.
-func CompanyMatches(c CompanyRef, claim string) bool {
-	return strings.EqualFold(claim, c.ID) || NameKey(claim) == NameKey(c.Name) || (c.Ref != "" && claim == c.Ref)
 }
