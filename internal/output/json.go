@@ -61,8 +61,11 @@ type IssuedKeyJSON struct {
 
 // EventJSON is an entry of the audit trail.
 type EventJSON struct {
-	At      time.Time      `json:"at"`
-	Actor   string         `json:"actor"`
+	At    time.Time `json:"at"`
+	Actor string    `json:"actor"`
+	// DBRole is the database role that made the change, as PostgreSQL
+	// recorded it; null on SQLite, which has no roles.
+	DBRole  *string        `json:"db_role"`
 	Action  string         `json:"action"`
 	Company *EventRefJSON  `json:"company"`
 	Key     *EventRefJSON  `json:"key"`
@@ -134,6 +137,10 @@ func keyView(k apikey.Key, now time.Time) KeyJSON {
 // EventView is the JSON form of an event.
 func EventView(e apikey.Event) EventJSON {
 	v := EventJSON{At: utc(e.At), Actor: e.Actor, Action: e.Action, Details: e.Details}
+	if e.DBRole != "" {
+		role := e.DBRole
+		v.DBRole = &role
+	}
 	if v.Details == nil {
 		v.Details = map[string]any{}
 	}

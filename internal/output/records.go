@@ -275,7 +275,7 @@ func (p *Printer) Events(w io.Writer, es []apikey.Event) error {
 		return a.close()
 	case CSV:
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"at", "actor", "action", "company_id", "company_name", "key_id", "key_name", "details"})
+		cw.Write([]string{"at", "actor", "db_role", "action", "company_id", "company_name", "key_id", "key_name", "details"})
 		for _, e := range es {
 			v := EventView(e)
 			d, _ := json.Marshal(v.Details)
@@ -286,7 +286,7 @@ func (p *Printer) Events(w io.Writer, es []apikey.Event) error {
 			if v.Key != nil {
 				kid, kname = v.Key.ID, v.Key.Name
 			}
-			cw.Write([]string{p.timeCSV(&e.At), e.Actor, e.Action, cid, cname, kid, kname, string(d)})
+			cw.Write([]string{p.timeCSV(&e.At), e.Actor, e.DBRole, e.Action, cid, cname, kid, kname, string(d)})
 		}
 		cw.Flush()
 		return cw.Error()
@@ -300,7 +300,13 @@ func (p *Printer) Events(w io.Writer, es []apikey.Event) error {
 		if e.Key != nil {
 			key = e.Key.Name + " (" + shortID(e.Key.ID) + ")"
 		}
-		t.row(p.when(&e.At), e.Actor, e.Action, company, key, detailText(e.Details))
+		actor := e.Actor
+		if e.DBRole != "" && e.DBRole != e.Actor {
+			// The declared actor, and the database role that made the
+			// change, which the actor cannot choose.
+			actor += " (db " + e.DBRole + ")"
+		}
+		t.row(p.when(&e.At), actor, e.Action, company, key, detailText(e.Details))
 	}
 	return t.render()
 }

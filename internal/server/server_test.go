@@ -72,7 +72,13 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{t: t, path: filepath.Join(t.TempDir(), "apikey.db"), clock: newClock(), log: &syncBuffer{}}
+	return newFixtureOn(t, filepath.Join(t.TempDir(), "apikey.db"))
+}
+
+// newFixtureOn is newFixture on the store that db names (a PostgreSQL URL).
+func newFixtureOn(t *testing.T, db string) *fixture {
+	t.Helper()
+	f := &fixture{t: t, path: db, clock: newClock(), log: &syncBuffer{}}
 	var err error
 	if f.st, err = store.Open(context.Background(), f.path, store.WithClock(f.clock.Now)); err != nil {
 		t.Fatal(err)
