@@ -300,13 +300,7 @@ func (p *Printer) Events(w io.Writer, es []apikey.Event) error {
 		if e.Key != nil {
 			key = e.Key.Name + " (" + shortID(e.Key.ID) + ")"
 		}
-		actor := e.Actor
-		if e.DBRole != "" && e.DBRole != e.Actor {
-			// The declared actor, and the database role that made the
-			// change, which the actor cannot choose.
-			actor += " (db " + e.DBRole + ")"
-		}
-		t.row(p.when(&e.At), actor, e.Action, company, key, detailText(e.Details))
+		t.row(p.when(&e.At), e.Actor, e.Action, company, key, detailText(e.Details))
 	}
 	return t.render()
 }
