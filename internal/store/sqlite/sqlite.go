@@ -184,10 +184,19 @@ func dsn(path string, wal bool) string {
 // followLink returns the file that path names: path itself, or, when it is
 // a symbolic link, the file it points to, even one that does not exist yet,
 // so that the database is created where the link says. A link that leads
-// nowhere that could be created is an error, never a loop.
+// nowhere that could be created is an error, never a loop: a link into a
+// directory that does not exist most likely points at a volume that is not
+// mounted, and making that directory would put the store where nobody
+// looks for it.
 func followLink(path string) (string, error) {
+	name := path
 	for hops := 0; ; hops++ {
 		fi, err := os.Lstat(path)
+		if hops > 0 && errors.Is(err, fs.ErrNotExist) {
+			if _, derr := os.Stat(filepath.Dir(path)); derr != nil {
+				return "", apikey.Runtimef("cannot open database %s: it links to %s, in a directory that does not exist", name, path).WithHint("create the directory or change the link")
+			}
+		}
 		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
 			return path, nil // a missing or plain file: prepareFile decides
 		}
