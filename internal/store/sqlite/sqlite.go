@@ -300,7 +300,15 @@ func newerError(name string, version, known int64) error {
 // refuses it unless it is apikey's, of a schema this apikey knows, or a
 // blank database (no application id, no tables, no version) it may adopt.
 func inspect(ctx context.Context, name, path string, mustExist bool) (fresh bool, err error) {
-	db, err := sql.Open("sqlite", dsn(path, false)+"&mode=ro")
+	q := dsn(path, false) + "&mode=ro"
+	if !hasContent(path+"-wal") && !hasContent(path+"-journal") {
+		// No log and no journal: the file alone is the database. Read it
+		// as immutable, so that SQLite does not make a -wal and -shm for
+		// a file in WAL mode that a read-only connection would then leave
+		// behind.
+		q += "&immutable=1"
+	}
+	db, err := sql.Open("sqlite", q)
 	if err != nil {
 		return false, apikey.Runtimef("cannot open database %s: %v", name, err)
 	}
@@ -321,6 +329,11 @@ func inspect(ctx context.Context, name, path string, mustExist bool) (fresh bool
 		return false, notExist(name)
 	}
 	return true, nil
+}
+
+func hasContent(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Size() > 0
 }
 
 func pathError(err error) error {
