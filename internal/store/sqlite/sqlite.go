@@ -184,10 +184,19 @@ func dsn(path string, wal bool) string {
 // followLink returns the file that path names: path itself, or, when it is
 // a symbolic link, the file it points to, even one that does not exist yet,
 // so that the database is created where the link says. A link that leads
-// nowhere that could be created is an error, never a loop.
+// nowhere that could be created is an error, never a loop: a link into a
+// directory that does not exist most likely points at a volume that is not
+// mounted, and making that directory would put the store where nobody
+// looks for it.
 func followLink(path string) (string, error) {
+	name := path
 	for hops := 0; ; hops++ {
 		fi, err := os.Lstat(path)
+		if hops > 0 && errors.Is(err, fs.ErrNotExist) {
+			if _, derr := os.Stat(filepath.Dir(path)); derr != nil {
+				return "", apikey.Runtimef("cannot open database %s: it links to %s, in a directory that does not exist", name, path).WithHint("create the directory or change the link")
+			}
+		}
 		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
 			return path, nil // a missing or plain file: prepareFile decides
 		}
@@ -291,7 +300,15 @@ func newerError(name string, version, known int64) error {
 // refuses it unless it is apikey's, of a schema this apikey knows, or a
 // blank database (no application id, no tables, no version) it may adopt.
 func inspect(ctx context.Context, name, path string, mustExist bool) (fresh bool, err error) {
-	db, err := sql.Open("sqlite", dsn(path, false)+"&mode=ro")
+	q := dsn(path, false) + "&mode=ro"
+	if !hasContent(path+"-wal") && !hasContent(path+"-journal") {
+		// No log and no journal: the file alone is the database. Read it
+		// as immutable, so that SQLite does not make a -wal and -shm for
+		// a file in WAL mode that a read-only connection would then leave
+		// behind.
+		q += "&immutable=1"
+	}
+	db, err := sql.Open("sqlite", q)
 	if err != nil {
 		return false, apikey.Runtimef("cannot open database %s: %v", name, err)
 	}
@@ -312,6 +329,11 @@ func inspect(ctx context.Context, name, path string, mustExist bool) (fresh bool
 		return false, notExist(name)
 	}
 	return true, nil
+}
+
+func hasContent(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Size() > 0
 }
 
 func pathError(err error) error {

@@ -14,10 +14,16 @@ UPDATE companies SET ref_key = apikey_fold(ref);
 CREATE INDEX companies_by_ref_key ON companies (ref_key);
 
 -- name_key was strings.ToLower. Where full folding makes two names one
--- ("Straße" and "STRASSE"), the first keeps its old key rather than fail
--- the migration; a reference by that name is then ambiguous, and says so.
+-- ("Straße" and "STRASSE"), the oldest gets the folded name and each of the
+-- others the folded name, char(31) and its id, rather than fail the
+-- migration: still unique (no name holds a control character), and found
+-- by that name too (CompaniesByKey), so that a reference by that name is
+-- ambiguous, and says so. The others are marked first, so that no row is
+-- given a key another row still holds.
+UPDATE companies SET name_key = apikey_fold(name) || char(31) || id
+ WHERE EXISTS (SELECT 1 FROM companies o WHERE o.rowid < companies.rowid AND apikey_fold(o.name) = apikey_fold(companies.name));
 UPDATE companies SET name_key = apikey_fold(name)
- WHERE NOT EXISTS (SELECT 1 FROM companies o WHERE o.id <> companies.id AND o.name_key = apikey_fold(companies.name));
+ WHERE instr(name_key, char(31)) = 0;
 
 -- History finds a deleted company by the name it had, in any case.
 ALTER TABLE events ADD COLUMN company_name_key TEXT;
