@@ -24,6 +24,7 @@ type CreateOptions struct {
 	Meta          []string
 	CreateCompany bool
 	Format        string
+	FormatSet     bool
 	Output        string
 }
 
@@ -53,6 +54,7 @@ the name and the status. In scripts, give --company and --name.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.InactiveSet = cmd.Flags().Changed("inactive")
+			opts.FormatSet = cmd.Flags().Changed("format")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -80,7 +82,7 @@ func createRun(ctx context.Context, opts *CreateOptions) error {
 	if err != nil {
 		return err
 	}
-	format, err := output.ParseSnippetFormat(opts.Format)
+	format, err := snippetFormat(p, opts.Format, opts.FormatSet)
 	if err != nil {
 		return err
 	}

@@ -11,11 +11,12 @@ import (
 
 // RotateOptions are the inputs of `rotate`.
 type RotateOptions struct {
-	F      *Factory
-	Key    string
-	Grace  string
-	Format string
-	Output string
+	F         *Factory
+	Key       string
+	Grace     string
+	Format    string
+	FormatSet bool
+	Output    string
 }
 
 // NewCmdRotate wires `rotate`.
@@ -35,6 +36,7 @@ rotation without --grace leaves no old secret working.`,
 		Args: exactArgs(1, "key"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Key = args[0]
+			opts.FormatSet = cmd.Flags().Changed("format")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -55,7 +57,7 @@ func rotateRun(ctx context.Context, opts *RotateOptions) error {
 	if err != nil {
 		return err
 	}
-	format, err := output.ParseSnippetFormat(opts.Format)
+	format, err := snippetFormat(p, opts.Format, opts.FormatSet)
 	if err != nil {
 		return err
 	}

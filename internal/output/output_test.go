@@ -311,7 +311,15 @@ func TestShellQuoting(t *testing.T) {
 	dir := t.TempDir()
 	k := testKey()
 	k.Name, k.Company.Name = `it's $(touch pwned)`, "`touch pwned`; 'x'"
-	for _, url := range []string{"", "https://api.example.test/it's?$(touch pwned)"} {
+	// Validation keeps line breaks out of names, but the comment that names
+	// the key must not depend on it: a line break would end the comment.
+	broken := testKey()
+	broken.Name, broken.Company.Name, broken.Company.Ref = "a\ntouch pwned\n", "b\rtouch pwned\u2028\u0085", "c\n\ttouch pwned"
+	for _, tc := range []struct {
+		k   apikey.Key
+		url string
+	}{{k, ""}, {k, "https://api.example.test/it's?$(touch pwned)"}, {broken, ""}} {
+		k, url := tc.k, tc.url
 		sn := Snippet{KeyHeader: "X-Api-Key", CompanyHeader: "X-Company", Secret: secret, Key: k, APIURL: url}
 		var curl, env bytes.Buffer
 		sn.Write(&curl, "curl")
@@ -335,5 +343,27 @@ func TestShellQuoting(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("a snippet ran a command: %s was created", entries[0].Name())
+	}
+}
+
+// TestSnippetCommentIsOneLine checks that whatever a name holds, the comment
+// that names the key stays one line, and shows what it hides.
+func TestSnippetCommentIsOneLine(t *testing.T) {
+	k := testKey()
+	k.Name, k.Company.Name, k.Company.Ref = "a\nb", "c\r\nX-Evil: 1\u2028\u202e", "d\u0085e\x00\xff"
+	sn := Snippet{KeyHeader: "X-Api-Key", CompanyHeader: "X-Company", Secret: secret, Key: k}
+	for f, lines := range map[SnippetFormat]int{"headers": 3, "curl": 4, "env": 3} {
+		var b bytes.Buffer
+		if err := sn.Write(&b, f); err != nil {
+			t.Fatal(err)
+		}
+		got := b.String()
+		if n := strings.Count(got, "\n"); n != lines || strings.ContainsAny(got, "\r\u2028\u2029\u0085\u202e\x00\xff") {
+			t.Errorf("%s snippet has %d lines, want %d, or a line break or control character:\n%q", f, n, lines, got)
+		}
+		comment, _, _ := strings.Cut(got, "\n")
+		if want := `API key "a\nb" of c\r\nX-Evil: 1\u2028\u202e (d\u0085e\x00\xff)`; !strings.HasSuffix(comment, want) {
+			t.Errorf("%s comment %q, want it to end in %q", f, comment, want)
+		}
 	}
 }
