@@ -210,7 +210,7 @@ func printIssued(f *Factory, p *output.Printer, k apikey.Key, secret string, for
 	}
 	sn := output.Snippet{KeyHeader: cfg.Get("headers.key"), CompanyHeader: cfg.Get("headers.company"), Secret: secret, Key: k, APIURL: cfg.Get("api_url")}
 	if p.Format == output.Table {
-		err = sn.Write(f.IO.Out, format)
+		err = writeSnippet(f, sn, format)
 	} else {
 		err = p.IssuedKey(f.IO.Out, k, sn)
 	}

@@ -117,5 +117,5 @@ func showRun(ctx context.Context, opts *ShowOptions) error {
 		}
 		fmt.Fprintln(f.IO.Out)
 	}
-	return sn.Write(f.IO.Out, format)
+	return writeSnippet(f, sn, format)
 }

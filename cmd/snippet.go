@@ -21,3 +21,13 @@ func snippetFormat(p *output.Printer, format string, set bool) (output.SnippetFo
 	}
 	return ft, nil
 }
+
+// writeSnippet prints a credential snippet on standard output. A curl or http
+// snippet without api_url targets a placeholder host, which a user could take
+// for the real one: a warning on stderr says so and how to set it.
+func writeSnippet(f *Factory, sn output.Snippet, format output.SnippetFormat) error {
+	if output.NeedsURL(format) && sn.APIURL == "" {
+		f.warn("api_url is not set: the snippet targets %s; set APIKEY_API_URL or api_url in the config file", output.PlaceholderAPIURL)
+	}
+	return sn.Write(f.IO.Out, format)
+}

@@ -92,9 +92,16 @@ func hidden(r rune) bool {
 		unicode.Is(unicode.Cf, r) && r != '\u200d'
 }
 
+// PlaceholderAPIURL is what the curl and http snippets target when no
+// api_url is configured.
+const PlaceholderAPIURL = "https://api.example.com/"
+
+// NeedsURL reports whether a snippet of format f holds the API's URL.
+func NeedsURL(f SnippetFormat) bool { return f == "curl" || f == "http" }
+
 func (s Snippet) url() string {
 	if s.APIURL == "" {
-		return "https://api.example.com/"
+		return PlaceholderAPIURL
 	}
 	return s.APIURL
 }
