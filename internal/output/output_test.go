@@ -110,6 +110,9 @@ func TestTimesAndColour(t *testing.T) {
 			t.Errorf("%v ago: %q, want %q", d, got, want)
 		}
 	}
+	if far := time.Date(2999, 1, 31, 0, 0, 0, 0, time.UTC); p.when(&far) != "2999-01-31" {
+		t.Errorf("a time further than a Duration can hold: %q", p.when(&far))
+	}
 	if got := p.when(nil); got != "never" {
 		t.Errorf("nil time: %q", got)
 	}
@@ -123,6 +126,53 @@ func TestTimesAndColour(t *testing.T) {
 	p.TTY = false
 	if got := p.when(&created); got != "2026-03-01T08:30:15Z" {
 		t.Errorf("time for a script: %q", got)
+	}
+}
+
+// TestDetailDates checks that show and company show, at a terminal, give
+// the date itself with the relative time beside it: "14 days ago" alone
+// does not say which day, while lists stay compact.
+func TestDetailDates(t *testing.T) {
+	p := &Printer{Format: Table, TTY: true, Now: now}
+	k := testKey()
+	used := now.Add(-90 * time.Second)
+	farExpiry := time.Date(2999, 1, 31, 0, 0, 0, 0, time.UTC)
+	soonExpiry := now.Add(72 * time.Hour)
+	k.LastUsedAt, k.ExpiresAt = &used, &farExpiry
+	var b bytes.Buffer
+	if err := p.Key(&b, k); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`(?m)^Created: +2026-03-01T08:30:15Z \(14 days ago\) by tester$`,
+		`(?m)^Updated: +2026-03-01T08:30:15Z \(14 days ago\)$`,
+		`(?m)^Expires: +2999-01-31T00:00:00Z$`,
+		`(?m)^Last used: +2026-03-15T11:58:30Z \(1 minute ago\)$`,
+	} {
+		if !regexp.MustCompile(want).MatchString(b.String()) {
+			t.Errorf("show at a terminal lacks %q:\n%s", want, b.String())
+		}
+	}
+	k.ExpiresAt = &soonExpiry
+	b.Reset()
+	p.Key(&b, k)
+	if want := `(?m)^Expires: +2026-03-18T12:00:00Z \(3 days from now\)$`; !regexp.MustCompile(want).MatchString(b.String()) {
+		t.Errorf("show at a terminal lacks %q:\n%s", want, b.String())
+	}
+	b.Reset()
+	if err := p.Company(&b, apikey.Company{ID: "c1", Name: "Acme", CreatedAt: created, UpdatedAt: used}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`(?m)^Created: +2026-03-01T08:30:15Z \(14 days ago\)$`, `(?m)^Updated: +2026-03-15T11:58:30Z \(1 minute ago\)$`} {
+		if !regexp.MustCompile(want).MatchString(b.String()) {
+			t.Errorf("company show at a terminal lacks %q:\n%s", want, b.String())
+		}
+	}
+	// Lists keep the relative time alone.
+	b.Reset()
+	p.Companies(&b, []apikey.Company{{ID: "c1", Name: "Acme", CreatedAt: created}})
+	if !strings.Contains(b.String(), "14 days ago") || strings.Contains(b.String(), "2026-") {
+		t.Errorf("companies table at a terminal:\n%s", b.String())
 	}
 }
 

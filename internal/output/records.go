@@ -69,8 +69,8 @@ func (p *Printer) Company(w io.Writer, c apikey.Company, keys []apikey.Key) erro
 		{"Name", c.Name},
 		{"Ref", dash(c.Ref)},
 		{"Keys", strconv.Itoa(c.Keys)},
-		{"Created", p.when(&c.CreatedAt)},
-		{"Updated", p.when(&c.UpdatedAt)},
+		{"Created", p.whenDetail(&c.CreatedAt)},
+		{"Updated", p.whenDetail(&c.UpdatedAt)},
 	}
 	if err := writeFields(w, fields); err != nil {
 		return err
@@ -222,13 +222,6 @@ func (p *Printer) keyFields(k apikey.Key) [][2]string {
 	if k.Company.Ref != "" {
 		company += " (" + k.Company.Ref + ")"
 	}
-	expires := "never"
-	if k.ExpiresAt != nil {
-		expires = k.ExpiresAt.UTC().Format(time.RFC3339)
-		if p.TTY {
-			expires += " (" + relative(p.Now, *k.ExpiresAt) + ")"
-		}
-	}
 	scopes := "-"
 	if len(k.Scopes) > 0 {
 		scopes = strings.Join(k.Scopes, ", ")
@@ -254,10 +247,10 @@ func (p *Printer) keyFields(k apikey.Key) [][2]string {
 		{"Hint", k.Hint},
 		{"Scopes", scopes},
 		{"Metadata", meta},
-		{"Created", p.when(&k.CreatedAt) + " by " + k.CreatedBy},
-		{"Updated", p.when(&k.UpdatedAt)},
-		{"Expires", expires},
-		{"Last used", p.when(k.LastUsedAt)},
+		{"Created", p.whenDetail(&k.CreatedAt) + " by " + k.CreatedBy},
+		{"Updated", p.whenDetail(&k.UpdatedAt)},
+		{"Expires", p.whenDetail(k.ExpiresAt)},
+		{"Last used", p.whenDetail(k.LastUsedAt)},
 	}
 }
 
