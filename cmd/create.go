@@ -2,6 +2,8 @@ package cmd
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
@@ -150,9 +152,26 @@ func createRun(ctx context.Context, opts *CreateOptions) error {
 		Scopes: opts.Scopes, Metadata: meta, ExpiresAt: expires, Secret: material, Actor: actor,
 	})
 	if err != nil {
-		return err
+		return withCreateCompanyHint(err, opts.CreateCompany)
 	}
 	return printIssued(f, p, k, secret, format, sealer != nil, "Created")
+}
+
+// withCreateCompanyHint points a user whose company was not found to
+// --create-company, which they may not know of. It leaves every other error
+// alone: a company that is ambiguous, or a key not found (it could be deleted
+// between being written and being read back), is not helped by creating a
+// company.
+func withCreateCompanyHint(err error, createCompany bool) error {
+	var e *apikey.Error
+	if createCompany || !errors.As(err, &e) || e.Kind != apikey.KindNotFound || !strings.HasPrefix(e.Msg, "company ") {
+		return err
+	}
+	const hint = "add --create-company to create it"
+	if e.Hint != "" {
+		return e.WithHint(e.Hint + "; or " + hint)
+	}
+	return e.WithHint(hint)
 }
 
 // askCreate fills in what `create` is missing, at a terminal.
