@@ -51,6 +51,8 @@ the name and the status. In scripts, give --company and --name.`,
   apikey create --company Acme --name staging --inactive --meta env=staging --meta owner=ops@acme.example
 
   # in CI: keep the secret out of the log, store it where the client reads it
+  # (pipefail: a failed create fails the job instead of writing an empty file)
+  set -o pipefail
   apikey create --company Acme --name ci -o json | jq -r .key > acme-ci.key
   apikey create --company Acme --name shop --format curl`,
 		Args: noArgs,
