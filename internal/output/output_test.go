@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
 )
@@ -434,7 +435,7 @@ func TestSnippetCommentIsOneLine(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := b.String()
-		if n := strings.Count(got, "\n"); n != lines || strings.ContainsAny(got, "\r\u2028\u2029\u0085\u202e\x00\xff") {
+		if n := strings.Count(got, "\n"); n != lines || strings.ContainsAny(got, "\r\u2028\u2029\u0085\u202e\x00") || !utf8.ValidString(got) {
 			t.Errorf("%s snippet has %d lines, want %d, or a line break or control character:\n%q", f, n, lines, got)
 		}
 		comment, _, _ := strings.Cut(got, "\n")
