@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"encoding/csv"
 	"fmt"
 
 	"github.com/apikeyhq/apikey/internal/output"
@@ -55,7 +54,7 @@ api_url, serve.addr, no_input and accessible. For example:
 			case output.JSON:
 				return output.WriteJSON(f.IO.Out, vals)
 			case output.CSV:
-				w := csv.NewWriter(f.IO.Out)
+				w := output.NewCSVWriter(f.IO.Out)
 				w.Write([]string{"key", "value", "source", "origin"})
 				for _, v := range vals {
 					w.Write([]string{v.Key, v.Value, v.Source, v.Origin})

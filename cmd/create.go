@@ -2,6 +2,8 @@ package cmd
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
@@ -24,6 +26,7 @@ type CreateOptions struct {
 	Meta          []string
 	CreateCompany bool
 	Format        string
+	FormatSet     bool
 	Output        string
 }
 
@@ -48,11 +51,14 @@ the name and the status. In scripts, give --company and --name.`,
   apikey create --company Acme --name staging --inactive --meta env=staging --meta owner=ops@acme.example
 
   # in CI: keep the secret out of the log, store it where the client reads it
+  # (pipefail: a failed create fails the job instead of writing an empty file)
+  set -o pipefail
   apikey create --company Acme --name ci -o json | jq -r .key > acme-ci.key
   apikey create --company Acme --name shop --format curl`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.InactiveSet = cmd.Flags().Changed("inactive")
+			opts.FormatSet = cmd.Flags().Changed("format")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -80,7 +86,7 @@ func createRun(ctx context.Context, opts *CreateOptions) error {
 	if err != nil {
 		return err
 	}
-	format, err := output.ParseSnippetFormat(opts.Format)
+	format, err := snippetFormat(p, opts.Format, opts.FormatSet)
 	if err != nil {
 		return err
 	}
@@ -148,9 +154,26 @@ func createRun(ctx context.Context, opts *CreateOptions) error {
 		Scopes: opts.Scopes, Metadata: meta, ExpiresAt: expires, Secret: material, Actor: actor,
 	})
 	if err != nil {
-		return err
+		return withCreateCompanyHint(err, opts.CreateCompany)
 	}
 	return printIssued(f, p, k, secret, format, sealer != nil, "Created")
+}
+
+// withCreateCompanyHint points a user whose company was not found to
+// --create-company, which they may not know of. It leaves every other error
+// alone: a company that is ambiguous, or a key not found (it could be deleted
+// between being written and being read back), is not helped by creating a
+// company.
+func withCreateCompanyHint(err error, createCompany bool) error {
+	var e *apikey.Error
+	if createCompany || !errors.As(err, &e) || e.Kind != apikey.KindNotFound || !strings.HasPrefix(e.Msg, "company ") {
+		return err
+	}
+	const hint = "add --create-company to create it"
+	if e.Hint != "" {
+		return e.WithHint(e.Hint + "; or " + hint)
+	}
+	return e.WithHint(hint)
 }
 
 // askCreate fills in what `create` is missing, at a terminal.
@@ -208,7 +231,7 @@ func printIssued(f *Factory, p *output.Printer, k apikey.Key, secret string, for
 	}
 	sn := output.Snippet{KeyHeader: cfg.Get("headers.key"), CompanyHeader: cfg.Get("headers.company"), Secret: secret, Key: k, APIURL: cfg.Get("api_url")}
 	if p.Format == output.Table {
-		err = sn.Write(f.IO.Out, format)
+		err = writeSnippet(f, sn, format)
 	} else {
 		err = p.IssuedKey(f.IO.Out, k, sn)
 	}

@@ -193,6 +193,22 @@ func TestTerminal(t *testing.T) {
 		}
 	})
 
+	t.Run("show gives dates beside relative times", func(t *testing.T) {
+		h := newPtyHome(t, bin)
+		id := h.key("Acme", "billing sync")
+		h.run("update", id, "--expires", "2999-01-31")
+		s := h.start(nil, "show", id)
+		s.expect(`Created: +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(just now\) by tester`)
+		s.expect(`Updated: +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(just now\)`)
+		s.expect(`Expires: +2999-01-31T00:00:00Z\r?\n`)
+		s.expect(`Last used: +never`)
+		s.expectExit(0)
+
+		s = h.start(nil, "company", "show", "Acme")
+		s.expect(`Created: +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(just now\)`)
+		s.expectExit(0)
+	})
+
 	t.Run("NO_COLOR turns colour off", func(t *testing.T) {
 		h := newPtyHome(t, bin)
 		h.key("Acme", "billing sync")

@@ -11,12 +11,13 @@ import (
 
 // RotateOptions are the inputs of `rotate`.
 type RotateOptions struct {
-	F       *Factory
-	Key     string
-	Company string
-	Grace   string
-	Format  string
-	Output  string
+	F         *Factory
+	Key       string
+	Company   string
+	Grace     string
+	Format    string
+	FormatSet bool
+	Output    string
 }
 
 // NewCmdRotate wires `rotate`.
@@ -39,6 +40,7 @@ rotation without --grace leaves no old secret working.`,
 				return err
 			}
 			opts.Key = args[0]
+			opts.FormatSet = cmd.Flags().Changed("format")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -61,7 +63,7 @@ func rotateRun(ctx context.Context, opts *RotateOptions) error {
 	if err != nil {
 		return err
 	}
-	format, err := output.ParseSnippetFormat(opts.Format)
+	format, err := snippetFormat(p, opts.Format, opts.FormatSet)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package cmd_test
 import (
 	"bytes"
 	"database/sql"
+	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,6 +63,8 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"json":     cmdJSON,
+			"csv":      cmdCSV,
+			"csvsafe":  cmdCSVSafe,
 			"jsonenv":  cmdJSONEnv,
 			"jsonfile": cmdJSONFile,
 			"errline":  cmdErrLine,
@@ -164,6 +168,55 @@ func cmdJSON(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("json %s %s: got %q, want %q", mode, path, got, want)
 	case ok && neg:
 		ts.Fatalf("json %s %s: unexpectedly %q", mode, path, got)
+	}
+}
+
+// csvRows parses the last stdout as CSV: a header row, then records.
+func csvRows(ts *testscript.TestScript) [][]string {
+	rows, err := csv.NewReader(strings.NewReader(ts.ReadFile("stdout"))).ReadAll()
+	if err != nil {
+		ts.Fatalf("stdout is not CSV: %v", err)
+	}
+	if len(rows) == 0 {
+		ts.Fatalf("stdout has no CSV header row")
+	}
+	return rows
+}
+
+// csv ROW COLUMN VALUE checks the cell of the CSV on stdout in record ROW
+// (1 is the first after the header) under the header COLUMN. With !, the
+// cell must differ.
+func cmdCSV(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: csv ROW COLUMN VALUE")
+	}
+	rows := csvRows(ts)
+	row, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	if row < 1 || row >= len(rows) {
+		ts.Fatalf("csv: no record %d (%d records)", row, len(rows)-1)
+	}
+	col := slices.Index(rows[0], args[1])
+	if col < 0 {
+		ts.Fatalf("csv: no column %q in %q", args[1], rows[0])
+	}
+	if got := rows[row][col]; (got == args[2]) == neg {
+		ts.Fatalf("csv %s %s: got %q, want %s%q", args[0], args[1], got, map[bool]string{true: "not ", false: ""}[neg], args[2])
+	}
+}
+
+// csvsafe checks that no cell of the CSV on stdout starts with a character
+// that makes a spreadsheet read it as a formula (OWASP, "CSV Injection").
+func cmdCSVSafe(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: csvsafe")
+	}
+	for i, r := range csvRows(ts) {
+		for j, cell := range r {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				ts.Fatalf("csvsafe: row %d, cell %d is read as a formula: %q", i, j+1, cell)
+			}
+		}
 	}
 }
 

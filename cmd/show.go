@@ -16,7 +16,10 @@ type ShowOptions struct {
 	Company string
 	Reveal  bool
 	Format  string
-	Output  string
+	// FormatSet says that --format was given: stdout is then the snippet
+	// alone, something to redirect into a file or pipe into jq.
+	FormatSet bool
+	Output    string
 }
 
 // NewCmdShow wires `show`.
@@ -28,7 +31,11 @@ func NewCmdShow(f *Factory, runF func(context.Context, *ShowOptions) error) *cob
 		Long: `Show all fields of a key, then its credential snippet with the secret masked
 by its hint. --reveal prints the secret itself; it needs the master key
 (APIKEY_MASTER_KEY) the key was created under, and is recorded in the audit
-trail.`,
+trail.
+
+With --format, standard output holds the snippet alone, ready to be
+redirected into a file or piped into jq; -o json prints the key as one
+JSON document instead (the two cannot be combined).`,
 		Example: `  apikey show 3f2a
   apikey show 3f2a --format curl
   apikey show 3f2a -o json | jq '{status, expires_at, last_used_at}'
@@ -42,6 +49,7 @@ trail.`,
 				return err
 			}
 			opts.Key = args[0]
+			opts.FormatSet = cmd.Flags().Changed("format")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -64,7 +72,7 @@ func showRun(ctx context.Context, opts *ShowOptions) error {
 	if err != nil {
 		return err
 	}
-	format, err := output.ParseSnippetFormat(opts.Format)
+	format, err := snippetFormat(p, opts.Format, opts.FormatSet)
 	if err != nil {
 		return err
 	}
@@ -103,12 +111,17 @@ func showRun(ctx context.Context, opts *ShowOptions) error {
 			return p.IssuedKey(f.IO.Out, k, sn)
 		}
 	}
-	if err := p.Key(f.IO.Out, k); err != nil {
-		return err
-	}
 	if p.Format != output.Table {
-		return nil
+		return p.Key(f.IO.Out, k)
 	}
-	fmt.Fprintln(f.IO.Out)
-	return sn.Write(f.IO.Out, format)
+	// The fields are for a person reading the terminal. With --format the
+	// snippet is asked for by name, typically to be redirected into a .env
+	// file or piped into jq, so it comes alone.
+	if !opts.FormatSet {
+		if err := p.Key(f.IO.Out, k); err != nil {
+			return err
+		}
+		fmt.Fprintln(f.IO.Out)
+	}
+	return writeSnippet(f, sn, format)
 }

@@ -37,6 +37,8 @@ type Printer struct {
 	Now    time.Time // what "expired" and relative times are measured against
 }
 
+// when is a time in a table: relative to now at a terminal, to keep columns
+// narrow, and RFC 3339 UTC for scripts.
 func (p *Printer) when(t *time.Time) string {
 	if t == nil {
 		return "never"
@@ -47,7 +49,35 @@ func (p *Printer) when(t *time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
+// whenDetail is a time in the fields of one record (show, company show):
+// always the date itself, which "3 days ago" alone does not give, and at a
+// terminal the relative time beside it while it is near enough to help.
+func (p *Printer) whenDetail(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	s := t.UTC().Format(time.RFC3339)
+	if p.TTY && near(p.Now, *t) {
+		s += " (" + relative(p.Now, *t) + ")"
+	}
+	return s
+}
+
+// relativeSpan is how far from now a time is still told relatively; beyond
+// it, a date says more than "400 days ago".
+const relativeSpan = 60 * 24 * time.Hour
+
+// near reports whether t is within relativeSpan of now. It compares times,
+// not their difference: a time.Duration cannot hold the 973 years to an
+// expiry in 2999.
+func near(now, t time.Time) bool {
+	return t.After(now.Add(-relativeSpan)) && t.Before(now.Add(relativeSpan))
+}
+
 func relative(now, t time.Time) string {
+	if !near(now, t) {
+		return t.UTC().Format("2006-01-02")
+	}
 	d := now.Sub(t)
 	suffix := "ago"
 	if d < 0 {
@@ -63,10 +93,8 @@ func relative(now, t time.Time) string {
 		return plural(int(d/time.Minute), "minute") + " " + suffix
 	case d < 24*time.Hour:
 		return plural(int(d/time.Hour), "hour") + " " + suffix
-	case d < 60*24*time.Hour:
-		return plural(int(d/(24*time.Hour)), "day") + " " + suffix
 	}
-	return t.UTC().Format("2006-01-02")
+	return plural(int(d/(24*time.Hour)), "day") + " " + suffix
 }
 
 func plural(n int, unit string) string {

@@ -9,8 +9,8 @@ import (
 	"github.com/apikeyhq/apikey/internal/apikey"
 )
 
-// The JSON documents apikey prints. Their field names are the contract of
-// SPEC.md and docs/json.md; timestamps are RFC 3339 in UTC, unset ones null.
+// The JSON documents apikey prints. Their field names are the contract that
+// docs/json.md documents; timestamps are RFC 3339 in UTC, unset ones null.
 
 // CompanyJSON is a company.
 type CompanyJSON struct {

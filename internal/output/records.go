@@ -1,7 +1,6 @@
 package output
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -38,7 +37,7 @@ func (p *Printer) Companies(w io.Writer, cs []apikey.Company) error {
 		}
 		return a.close()
 	case CSV:
-		cw := csv.NewWriter(w)
+		cw := NewCSVWriter(w)
 		cw.Write(companyCSV)
 		for _, c := range cs {
 			cw.Write(p.companyRow(c))
@@ -70,8 +69,8 @@ func (p *Printer) Company(w io.Writer, c apikey.Company, keys []apikey.Key) erro
 		{"Name", c.Name},
 		{"Ref", dash(c.Ref)},
 		{"Keys", strconv.Itoa(c.Keys)},
-		{"Created", p.when(&c.CreatedAt)},
-		{"Updated", p.when(&c.UpdatedAt)},
+		{"Created", p.whenDetail(&c.CreatedAt)},
+		{"Updated", p.whenDetail(&c.UpdatedAt)},
 	}
 	if err := writeFields(w, fields); err != nil {
 		return err
@@ -125,7 +124,7 @@ func (p *Printer) KeyWriter(w io.Writer) KeyWriter {
 	case JSON:
 		return &jsonKeys{p: p, a: newJSONArray(w)}
 	case CSV:
-		cw := csv.NewWriter(w)
+		cw := NewCSVWriter(w)
 		cw.Write(keyCSV)
 		return &csvKeys{p: p, w: cw}
 	}
@@ -162,7 +161,7 @@ var keyCSV = []string{"id", "name", "status", "company", "company_id", "company_
 
 type csvKeys struct {
 	p *Printer
-	w *csv.Writer
+	w *CSVWriter
 }
 
 func (c *csvKeys) Write(k apikey.Key) error {
@@ -223,13 +222,6 @@ func (p *Printer) keyFields(k apikey.Key) [][2]string {
 	if k.Company.Ref != "" {
 		company += " (" + k.Company.Ref + ")"
 	}
-	expires := "never"
-	if k.ExpiresAt != nil {
-		expires = k.ExpiresAt.UTC().Format(time.RFC3339)
-		if p.TTY {
-			expires += " (" + relative(p.Now, *k.ExpiresAt) + ")"
-		}
-	}
 	scopes := "-"
 	if len(k.Scopes) > 0 {
 		scopes = strings.Join(k.Scopes, ", ")
@@ -255,10 +247,10 @@ func (p *Printer) keyFields(k apikey.Key) [][2]string {
 		{"Hint", k.Hint},
 		{"Scopes", scopes},
 		{"Metadata", meta},
-		{"Created", p.when(&k.CreatedAt) + " by " + k.CreatedBy},
-		{"Updated", p.when(&k.UpdatedAt)},
-		{"Expires", expires},
-		{"Last used", p.when(k.LastUsedAt)},
+		{"Created", p.whenDetail(&k.CreatedAt) + " by " + k.CreatedBy},
+		{"Updated", p.whenDetail(&k.UpdatedAt)},
+		{"Expires", p.whenDetail(k.ExpiresAt)},
+		{"Last used", p.whenDetail(k.LastUsedAt)},
 	}
 }
 
@@ -274,7 +266,7 @@ func (p *Printer) Events(w io.Writer, es []apikey.Event) error {
 		}
 		return a.close()
 	case CSV:
-		cw := csv.NewWriter(w)
+		cw := NewCSVWriter(w)
 		cw.Write([]string{"at", "actor", "db_role", "action", "company_id", "company_name", "key_id", "key_name", "details"})
 		for _, e := range es {
 			v := EventView(e)
@@ -350,7 +342,7 @@ func (p *Printer) OneCompany(w io.Writer, c apikey.Company) error {
 // --reveal) in JSON or CSV. The table form is the snippet, see Snippet.
 func (p *Printer) IssuedKey(w io.Writer, k apikey.Key, s Snippet) error {
 	if p.Format == CSV {
-		cw := csv.NewWriter(w)
+		cw := NewCSVWriter(w)
 		cw.Write(append(append([]string{}, keyCSV...), "key"))
 		cw.Write(append(p.keyRow(k), s.Secret))
 		cw.Flush()
