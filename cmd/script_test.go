@@ -2,6 +2,7 @@ package cmd_test
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/csv"
 	"encoding/hex"
@@ -18,6 +19,9 @@ import (
 	"testing"
 
 	"github.com/apikeyhq/apikey/cmd"
+	"github.com/apikeyhq/apikey/internal/pgtest"
+	"github.com/apikeyhq/apikey/internal/store"
+	"github.com/jackc/pgx/v5"
 	"github.com/rogpeppe/go-internal/testscript"
 	_ "modernc.org/sqlite"
 )
@@ -26,15 +30,28 @@ import (
 // it named apikey on PATH, for the scripts and for the tests that start real
 // processes (process_test.go).
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
-		"apikey": func() { os.Exit(cmd.Main()) },
+	code := testscript.RunMain(m, map[string]func() int{
+		"apikey": cmd.Main,
 	})
+	pgtest.Stop()
+	os.Exit(code)
 }
 
 // TestScripts runs the end-to-end scripts in testdata/script, each a user's
-// session with the real command. UPDATE_SCRIPTS=1 rewrites the files that
-// `cmp` compares against.
+// session with the real command, once on each engine: on SQLite (the
+// default store in the script's home) and on PostgreSQL (APIKEY_DB names a
+// schema of the script's own). Scripts say [sqlite] or [postgres] where
+// only one applies. UPDATE_SCRIPTS=1 rewrites the files that `cmp` compares
+// against.
 func TestScripts(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { runScripts(t, "sqlite") })
+	t.Run("postgres", func(t *testing.T) {
+		pgtest.New(t) // skips, with how to enable it, when there is none
+		runScripts(t, "postgres")
+	})
+}
+
+func runScripts(t *testing.T, engine string) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		UpdateScripts:       os.Getenv("UPDATE_SCRIPTS") != "",
@@ -48,16 +65,23 @@ func TestScripts(t *testing.T) {
 			env.Setenv("APIKEY_ACTOR", "tester")
 			env.Setenv("NO_COLOR", "1")
 			env.Setenv("DB", filepath.Join(work, "data", "apikey", "apikey.db"))
+			if engine == "postgres" {
+				url, drop, err := pgtest.Schema(context.Background())
+				if err != nil {
+					return err
+				}
+				env.Defer(drop)
+				env.Setenv("APIKEY_DB", url)
+				env.Setenv("DB", url)
+			}
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
 			case "root":
 				return os.Geteuid() == 0, nil
-			case "sqlite":
-				return true, nil
-			case "postgres":
-				return false, nil
+			case "sqlite", "postgres":
+				return cond == engine, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -73,6 +97,7 @@ func TestScripts(t *testing.T) {
 			"prefix":   cmdPrefix,
 			"filemode": cmdFileMode,
 			"sqlquery": cmdSQLQuery,
+			"dbquery":  cmdDBQuery,
 			"freeaddr": cmdFreeAddr,
 			"http":     cmdHTTP,
 		},
@@ -371,4 +396,31 @@ func cmdSQLQuery(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Check(rows.Err())
 	fmt.Fprint(ts.Stdout(), out.String())
+}
+
+// dbquery SQL changes the script's own store behind apikey's back, on
+// whichever engine it is ($DB: a SQLite file or a PostgreSQL URL), to give
+// rows awkward ids or times. On PostgreSQL the statements run with foreign
+// keys and triggers off for the transaction, as SQLite's plain connection
+// runs them, so that ids can be changed one table at a time.
+func cmdDBQuery(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: dbquery SQL")
+	}
+	db := ts.Getenv("DB")
+	if !store.IsPostgres(db) {
+		cmdSQLQuery(ts, false, []string{db, args[0]})
+		return
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, db)
+	ts.Check(err)
+	defer conn.Close(ctx)
+	ts.Check(pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, args[0])
+		return err
+	}))
 }

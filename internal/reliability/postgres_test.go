@@ -169,6 +169,10 @@ func createKeyOf(t *testing.T, db, company, name string) issued {
 // notification connections killed, when their polls find the changes.
 func TestPostgresServersFollowChanges(t *testing.T) {
 	db := pgtest.New(t)
+	// A server needs a store: it never makes one.
+	if code, _, errs := run(t, db, nil, "company", "create", "Acme"); code != 0 {
+		t.Fatalf("company create: %d %s", code, errs)
+	}
 	var urls []string
 	for range 3 {
 		url, stop := startServe(t, db)

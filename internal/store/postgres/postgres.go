@@ -200,7 +200,7 @@ func (e *Engine) migrate(ctx context.Context, mustExist bool) error {
 			return err
 		}
 		if e.schema == "" {
-			return apikey.Usagef("%s has no schema to create apikey's tables in", e.where).WithHint("set search_path to a schema the role may create tables in")
+			return apikey.Runtimef("%s has no schema for apikey", e.where).WithHint("the schemas of search_path do not exist, or the role may not use them (GRANT USAGE); see docs/scaling.md")
 		}
 		var found []string
 		if err := tx.QueryRow(ctx, `SELECT coalesce(array_agg(table_name::text ORDER BY table_name), '{}') FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ANY($1)`, ourTables).Scan(&found); err != nil {
