@@ -104,11 +104,11 @@ func Load(configFlag string, env Env, flags Flags) (*Config, error) {
 			c.File = DefaultConfigFile(env)
 		}
 	}
+	// viper reads the file only. Its AutomaticEnv would read the process's
+	// environment behind env's back, and a variable it found would then be
+	// reported as coming from the file: the environment is env, read below.
 	v := viper.New()
 	v.SetConfigType("yaml")
-	v.SetEnvPrefix(EnvPrefix)
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
 	if c.File != "" {
 		err := readFile(v, c.File)
 		switch {
@@ -300,8 +300,10 @@ func home(env Env) string {
 	if h, ok := env("HOME"); ok && h != "" {
 		return h
 	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return h
+	// The account's home from the user database, not os.UserHomeDir, which
+	// would read $HOME from the process's environment rather than from env.
+	if u, err := user.Current(); err == nil && u.HomeDir != "" {
+		return u.HomeDir
 	}
 	return "."
 }
