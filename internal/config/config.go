@@ -290,8 +290,8 @@ func (c *Config) validate() error {
 			return bad(k, "use true or false")
 		}
 	}
-	if strings.TrimSpace(c.Get("actor")) == "" || strings.ContainsFunc(c.Get("actor"), func(r rune) bool { return r < 0x20 || r == 0x7f }) || len(c.Get("actor")) > 200 {
-		return bad("actor", "give a name of one printable line")
+	if err := apikey.ValidateActor(c.Get("actor")); err != nil {
+		return bad("actor", err.Error())
 	}
 	return nil
 }
