@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
 	"github.com/apikeyhq/apikey/internal/output"
@@ -94,6 +95,26 @@ func filterFlags(cmd *cobra.Command, names ...string) error {
 		}
 	}
 	return nil
+}
+
+// references checks a command's KEY or COMPANY arguments, after count has
+// checked how many there are: an empty or blank one is a usage error before
+// anything is read or changed. In a script, `apikey history "$K"` with K
+// unset must not mean every key, as `--company ""` must not (filterFlags).
+func references(what string, count cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if count != nil {
+			if err := count(cmd, args); err != nil {
+				return err
+			}
+		}
+		for _, a := range args {
+			if strings.TrimSpace(a) == "" {
+				return apikey.Usagef("%s reference must not be empty", what)
+			}
+		}
+		return nil
+	}
 }
 
 // noArgs, exactArgs and minArgs are cobra's validators with errors a user can
