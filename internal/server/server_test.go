@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -939,5 +940,47 @@ func TestMeBodyIsTheDocumentedShape(t *testing.T) {
 	}
 	if doc["expires_at"] != nil || doc["company"].(map[string]any)["ref"] != nil {
 		t.Errorf("unset values must be null: %s", a.body)
+	}
+}
+
+// TestHeaderLimit sends real requests whose request line and headers come to
+// exactly the documented bound, one byte more, and 20 KiB: the bound holds to
+// the byte (net/http allows 4096 bytes beyond its MaxHeaderBytes, which once
+// let a 20 KiB block through to be answered 401).
+func TestHeaderLimit(t *testing.T) {
+	f := newFixture(t)
+	_, secret := f.key("Acme", "k", nil)
+	base, _ := f.run(f.server(Options{}))
+	addr := strings.TrimPrefix(base, "http://")
+	const documented = 16 << 10 // docs/serve.md, "Limits and timeouts"
+	for _, tc := range []struct {
+		size int
+		want int
+	}{
+		{documented, 200},
+		{documented + 1, 431},
+		{20 << 10, 431},
+	} {
+		head := "GET /v1/me HTTP/1.1\r\nHost: x\r\nX-Api-Key: " + secret + "\r\nConnection: close\r\nX-Junk: "
+		req := head + strings.Repeat("a", tc.size-len(head)-len("\r\n\r\n")) + "\r\n\r\n"
+		if len(req) != tc.size {
+			t.Fatalf("built %d bytes, want %d", len(req), tc.size)
+		}
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(conn, req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%d bytes: %v", tc.size, err)
+		}
+		resp.Body.Close()
+		conn.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("a request of %d bytes: %d, want %d", tc.size, resp.StatusCode, tc.want)
+		}
 	}
 }
