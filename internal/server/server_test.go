@@ -984,3 +984,72 @@ func TestHeaderLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestOneCompanyOneKey: a request names its company and its key once. More
+// than one company header line, or an empty one, is refused as invalid
+// (the same values joined by a comma always were), whatever the key, so
+// that no line after the first slips past the check. Credentials that could
+// disagree (several key header lines, or a key header beside a Bearer token
+// of the secret format that differs) are refused as malformed, without a
+// look at the store. Key reasons come first: no key is still missing_key.
+func TestOneCompanyOneKey(t *testing.T) {
+	f := newFixture(t)
+	k, secret := f.key("Acme", "k", nil)
+	other, otherSecret := f.key("Globex", "theirs", nil)
+	unknown, err := apikey.NewSecret("ak")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, theirs := k.Company.ID, other.Company.ID
+	base, _ := f.run(f.server(Options{}))
+	for _, tc := range []struct {
+		name   string
+		header [][2]string
+		status int
+		reason apikey.Reason
+	}{
+		{"own company once", [][2]string{{"X-Api-Key", secret}, {"X-Company", own}}, 200, ""},
+		{"own company twice", [][2]string{{"X-Api-Key", secret}, {"X-Company", own}, {"X-Company", own}}, 401, apikey.ReasonInvalid},
+		{"own then another", [][2]string{{"X-Api-Key", secret}, {"X-Company", own}, {"X-Company", theirs}}, 401, apikey.ReasonInvalid},
+		{"another then own", [][2]string{{"X-Api-Key", secret}, {"X-Company", theirs}, {"X-Company", own}}, 401, apikey.ReasonInvalid},
+		{"empty then own", [][2]string{{"X-Api-Key", secret}, {"X-Company", ""}, {"X-Company", own}}, 401, apikey.ReasonInvalid},
+		{"own then empty", [][2]string{{"X-Api-Key", secret}, {"X-Company", own}, {"X-Company", ""}}, 401, apikey.ReasonInvalid},
+		{"empty alone", [][2]string{{"X-Api-Key", secret}, {"X-Company", ""}}, 401, apikey.ReasonInvalid},
+		{"blank alone", [][2]string{{"X-Api-Key", secret}, {"X-Company", "  "}}, 401, apikey.ReasonInvalid},
+		{"comma-joined", [][2]string{{"X-Api-Key", secret}, {"X-Company", own + "," + own}}, 401, apikey.ReasonInvalid},
+		{"two lines, unknown key", [][2]string{{"X-Api-Key", unknown}, {"X-Company", own}, {"X-Company", own}}, 401, apikey.ReasonInvalid},
+		{"two lines, no key", [][2]string{{"X-Company", own}, {"X-Company", own}}, 401, apikey.ReasonMissingKey},
+		{"two lines, bad key", [][2]string{{"X-Api-Key", "ak_nope"}, {"X-Company", own}, {"X-Company", ""}}, 401, apikey.ReasonMalformed},
+
+		{"key twice", [][2]string{{"X-Api-Key", secret}, {"X-Api-Key", secret}}, 401, apikey.ReasonMalformed},
+		{"key and another key", [][2]string{{"X-Api-Key", secret}, {"X-Api-Key", otherSecret}}, 401, apikey.ReasonMalformed},
+		{"empty key line then key", [][2]string{{"X-Api-Key", ""}, {"X-Api-Key", secret}}, 401, apikey.ReasonMalformed},
+		{"key and another Bearer", [][2]string{{"X-Api-Key", secret}, {"Authorization", "Bearer " + otherSecret}}, 401, apikey.ReasonMalformed},
+		{"Bearer and another key", [][2]string{{"Authorization", "bearer " + otherSecret}, {"X-Api-Key", secret}}, 401, apikey.ReasonMalformed},
+		{"key and an unknown Bearer", [][2]string{{"X-Api-Key", secret}, {"Authorization", "Bearer " + unknown}}, 401, apikey.ReasonMalformed},
+		{"two Bearers", [][2]string{{"Authorization", "Bearer " + secret}, {"Authorization", "Bearer " + secret}}, 401, apikey.ReasonMalformed},
+		{"key and the same Bearer", [][2]string{{"X-Api-Key", secret}, {"Authorization", "Bearer " + secret}}, 200, ""},
+		{"key and a Bearer of another system", [][2]string{{"X-Api-Key", secret}, {"Authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.ZRrHA1JJJW8opsbCGfG_HACGpVUMN_a9IV7pAx_Zmeo"}}, 200, ""},
+		{"key and Basic", [][2]string{{"X-Api-Key", secret}, {"Authorization", "Basic Zm9vOmJhcg=="}}, 200, ""},
+		{"empty key header, Bearer", [][2]string{{"X-Api-Key", ""}, {"Authorization", "Bearer " + secret}}, 200, ""},
+	} {
+		for _, path := range []string{"/v1/me", "/v1/auth"} {
+			req, err := http.NewRequest("GET", base+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range tc.header {
+				req.Header[h[0]] = append(req.Header[h[0]], h[1])
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || tc.reason != "" && string(body) != refusal(tc.reason) {
+				t.Errorf("%s %s: %d %s, want %d %s", tc.name, path, resp.StatusCode, body, tc.status, tc.reason)
+			}
+		}
+	}
+}
