@@ -154,7 +154,7 @@ func NewCmdCompanyShow(f *Factory, runF func(context.Context, *CompanyShowOption
 		Short: "Show a company and its keys",
 		Example: `  apikey company show Acme
   apikey company show 273-542-26244 -o json | jq '.key_list[].name'`,
-		Args: exactArgs(1, "company"),
+		Args: references("company", exactArgs(1, "company")),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Company = args[0]
 			if runF != nil {
@@ -212,7 +212,7 @@ func NewCmdCompanyUpdate(f *Factory, runF func(context.Context, *CompanyUpdateOp
 		Long:  `Change a company's name or ref. --ref "" removes the ref. Its id, and so the company header of its clients, never changes.`,
 		Example: `  apikey company update Acme --name "Acme Corp"
   apikey company update "Acme Corp" --ref B-12345678`,
-		Args: exactArgs(1, "company"),
+		Args: references("company", exactArgs(1, "company")),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Company = args[0]
 			if cmd.Flags().Changed("name") {
@@ -290,7 +290,7 @@ one, --yes is required. Deleted companies and keys cannot be recovered; the
 audit trail keeps their names.`,
 		Example: `  apikey company delete Acme
   apikey company delete Acme Globex --cascade --yes`,
-		Args: minArgs(1, "company"),
+		Args: references("company", minArgs(1, "company")),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Companies = args
 			if runF != nil {

@@ -36,6 +36,9 @@ deleted. Deleted keys cannot be recovered; to switch a key off, use disable.`,
   apikey delete 3f2a 9c41 --yes
   apikey delete --company Acme --status inactive --all --dry-run
   apikey delete --company Acme --all --yes -o json`,
+		// Keys are optional (--company C --all instead); check() says when
+		// none is given.
+		Args: references("key", nil),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := filterFlags(cmd, "company", "status"); err != nil {
 				return err

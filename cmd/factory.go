@@ -5,6 +5,7 @@ package cmd
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"time"
 
@@ -132,8 +133,10 @@ func (f *Factory) Printer(format string) (*output.Printer, error) {
 	return &output.Printer{Format: ft, Color: f.IO.ColorEnabled(), TTY: f.IO.IsStdoutTTY(), Now: f.Now()}, nil
 }
 
+// warn prints a warning, masked as errors are: a warning may quote what the
+// user wrote, such as a setting's name.
 func (f *Factory) warn(format string, args ...any) {
-	f.IO.ErrPrintf("warning: "+format+"\n", args...)
+	f.IO.ErrPrintf("warning: %s\n", redactSecrets(fmt.Sprintf(format, args...)))
 }
 
 // Close releases the store.

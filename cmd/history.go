@@ -30,12 +30,12 @@ named by id, id prefix or former name (and a company by any ref it had).`,
 		Example: `  apikey history --limit 20
   apikey history 3f2a
   apikey history --company Acme -o json | jq -r '.[] | "\(.at) \(.actor) \(.action)"'`,
-		Args: func(cmd *cobra.Command, args []string) error {
+		Args: references("key", func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {
 				return apikey.Usagef("unexpected argument %q", args[1]).WithHint("history takes at most one key")
 			}
 			return nil
-		},
+		}),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := filterFlags(cmd, "company"); err != nil {
 				return err

@@ -179,6 +179,40 @@ func TestTerminal(t *testing.T) {
 		}
 	})
 
+	// A terminal that never answers (script, expect, an editor's shell) must
+	// not be asked anything, or the command waits for termenv's timeout:
+	// only a prompt may talk to the terminal, and only when it prompts. The
+	// check is on the bytes written, never on how long it took.
+	t.Run("no command queries the terminal unless it prompts", func(t *testing.T) {
+		h := newPtyHome(t, bin)
+		h.key("Acme", "billing sync")
+		for _, tc := range []struct {
+			env  []string
+			args []string
+		}{
+			{nil, []string{"version"}},
+			{[]string{"NO_COLOR=1"}, []string{"version"}},
+			{nil, []string{"--version"}},
+			{nil, []string{"--help"}},
+			{nil, []string{"list"}},
+			{[]string{"NO_COLOR=1"}, []string{"list"}},
+			{nil, []string{"list", "-o", "json"}},
+			{nil, []string{"company", "list"}},
+			{nil, []string{"config", "show"}},
+			{nil, []string{"history"}},
+			{nil, []string{"create", "--company", "Acme", "--name", "k2", "--inactive", "--expires", "30d", "--scope", "read", "--meta", "env=prod", "--format", "curl"}},
+			{nil, []string{"create", "--company", "Globex", "--create-company", "--name", "k3", "-o", "json"}},
+			{nil, []string{"show", "nosuchkey"}},
+			{nil, []string{"delete", "--company", "Acme", "--all", "--yes", "--dry-run"}},
+		} {
+			s := h.startSilent(tc.env, tc.args...)
+			s.waitExit()
+			if q := terminalQuery.FindString(s.raw()); q != "" {
+				t.Errorf("apikey %s (%v) queried the terminal with %q:\n%q", strings.Join(tc.args, " "), tc.env, q, s.raw())
+			}
+		}
+	})
+
 	t.Run("list colours the status at a terminal", func(t *testing.T) {
 		h := newPtyHome(t, bin)
 		h.key("Acme", "billing sync")
@@ -315,8 +349,20 @@ func (h *ptyHome) onlyKey() ptyKey {
 }
 
 // start runs apikey with stdin, stdout and stderr on one pseudo-terminal, as
-// a shell does.
+// a shell does, in a terminal emulator that answers its queries.
 func (h *ptyHome) start(env []string, args ...string) *ptySession {
+	h.t.Helper()
+	return h.startAt(true, env, args...)
+}
+
+// startSilent runs apikey at a pseudo-terminal that never answers a query,
+// as script(1), expect or an editor's shell.
+func (h *ptyHome) startSilent(env []string, args ...string) *ptySession {
+	h.t.Helper()
+	return h.startAt(false, env, args...)
+}
+
+func (h *ptyHome) startAt(answers bool, env []string, args ...string) *ptySession {
 	h.t.Helper()
 	cmd := exec.Command(h.bin, args...)
 	cmd.Env = append(append([]string{}, h.env...), env...)
@@ -324,7 +370,7 @@ func (h *ptyHome) start(env []string, args ...string) *ptySession {
 	if err != nil {
 		h.t.Fatalf("start at a terminal: %v", err)
 	}
-	s := &ptySession{t: h.t, cmd: cmd, f: f, more: make(chan struct{}, 1), done: make(chan struct{})}
+	s := &ptySession{t: h.t, cmd: cmd, f: f, answers: answers, more: make(chan struct{}, 1), done: make(chan struct{})}
 	go s.read()
 	go func() {
 		s.waitErr = cmd.Wait()
@@ -341,14 +387,15 @@ func (h *ptyHome) start(env []string, args ...string) *ptySession {
 // ptySession is one run of apikey at a terminal: what it has written so far,
 // and how far the test has read it.
 type ptySession struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	f    *os.File
-	mu   sync.Mutex
-	out  []byte
-	seen int // expect matches only after what an earlier expect matched
-	more chan struct{}
-	eof  bool
+	t       *testing.T
+	cmd     *exec.Cmd
+	f       *os.File
+	answers bool // whether queries are answered, as a terminal emulator does
+	mu      sync.Mutex
+	out     []byte
+	seen    int // expect matches only after what an earlier expect matched
+	more    chan struct{}
+	eof     bool
 
 	done    chan struct{}
 	waitErr error
@@ -371,7 +418,9 @@ func (s *ptySession) read() {
 		if err != nil {
 			return
 		}
-		s.answerQueries(buf[:n])
+		if s.answers {
+			s.answerQueries(buf[:n])
+		}
 	}
 }
 
@@ -389,6 +438,13 @@ func (s *ptySession) answerQueries(b []byte) {
 		}
 	}
 }
+
+// terminalQuery matches what asks a terminal to answer: OSC colour queries
+// (ESC ] 10/11/12/4 ; ?), device status and cursor position reports
+// (ESC [ 5n, 6n, ?6n), device attributes (ESC [ c, > c, = c), XTVERSION,
+// mode reports (DECRQM), the kitty keyboard query, window reports and
+// DCS requests (XTGETTCAP, DECRQSS).
+var terminalQuery = regexp.MustCompile(`\x1b\]\d+;(\d+;)?\?|\x1b\[\??[56]n|\x1b\[[>=]?0?c|\x1b\[>0?q|\x1b\[\??\d+\$p|\x1b\[\?u|\x1b\[1[48]t|\x1bP[+$]q`)
 
 var ansi = regexp.MustCompile(`\x1b(\[[0-9;?<>=]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-Za-z]|[=>78DEHMNOZc])`)
 
@@ -460,6 +516,18 @@ func (s *ptySession) expectExit(want int) {
 	if got != want {
 		s.t.Fatalf("exit status %d, want %d; the terminal shows:\n%s", got, want, s.text())
 	}
+}
+
+// waitExit waits for apikey to end, whatever its exit status, and for the
+// last of its output.
+func (s *ptySession) waitExit() {
+	s.t.Helper()
+	select {
+	case <-s.done:
+	case <-time.After(ptyDeadline):
+		s.t.Fatalf("apikey did not end; the terminal shows:\n%s", s.text())
+	}
+	s.drain()
 }
 
 // drain waits until the reader has seen the end of the output.

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
 	"github.com/apikeyhq/apikey/internal/output"
@@ -32,6 +33,13 @@ trail, and answers whether a presented key is valid (verify, serve).`,
 			return nil
 		},
 	}
+	// --version prints what `apikey version` prints. The flag is declared
+	// here so that cobra does not add -v for it, which a later --verbose may
+	// want.
+	root.Version = versionLine()
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.Flags().Bool("version", false, "print the version of apikey, as 'apikey version' does")
+	root.SetHelpCommand(newCmdHelp())
 	pf := root.PersistentFlags()
 	pf.StringVar(&f.configFlag, "config", "", "config file (default $XDG_CONFIG_HOME/apikey/config.yaml)")
 	pf.String("db", "", "database file (default $XDG_DATA_HOME/apikey/apikey.db)")
@@ -77,6 +85,45 @@ trail, and answers whether a presented key is valid (verify, serve).`,
 	return root
 }
 
+// newCmdHelp is cobra's help command, except that a topic it does not know
+// is a usage error (exit 2), as an unknown command is: cobra's own prints
+// the usage and exits 0, so that a script asking for help on a command this
+// version lacks would not hear of it.
+func newCmdHelp() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Long: `Help provides help for any command in the application.
+Simply type apikey help [path to command] for full details.`,
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			cmd, _, err := c.Root().Find(args)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var completions []cobra.Completion
+			for _, sub := range cmd.Commands() {
+				if (sub.IsAvailableCommand() || sub.Name() == "help") && strings.HasPrefix(sub.Name(), toComplete) {
+					completions = append(completions, cobra.CompletionWithDesc(sub.Name(), sub.Short))
+				}
+			}
+			return completions, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if cmd == nil || err != nil || len(rest) > 0 {
+				near := c.Root()
+				if cmd != nil {
+					near = cmd
+				}
+				return apikey.Usagef("unknown help topic %q", strings.Join(args, " ")).WithHint("see '" + near.CommandPath() + " --help'")
+			}
+			cmd.InitDefaultHelpFlag()
+			cmd.InitDefaultVersionFlag()
+			return cmd.Help()
+		},
+	}
+}
+
 // addOutputFlag adds -o/--output to a command that prints records.
 func addOutputFlag(fs *pflag.FlagSet, p *string) {
 	fs.StringVarP(p, "output", "o", string(output.Table), "output format: table, json or csv")
@@ -94,6 +141,26 @@ func filterFlags(cmd *cobra.Command, names ...string) error {
 		}
 	}
 	return nil
+}
+
+// references checks a command's KEY or COMPANY arguments, after count has
+// checked how many there are: an empty or blank one is a usage error before
+// anything is read or changed. In a script, `apikey history "$K"` with K
+// unset must not mean every key, as `--company ""` must not (filterFlags).
+func references(what string, count cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if count != nil {
+			if err := count(cmd, args); err != nil {
+				return err
+			}
+		}
+		for _, a := range args {
+			if strings.TrimSpace(a) == "" {
+				return apikey.Usagef("%s reference must not be empty", what)
+			}
+		}
+		return nil
+	}
 }
 
 // noArgs, exactArgs and minArgs are cobra's validators with errors a user can

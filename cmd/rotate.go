@@ -34,7 +34,7 @@ rotation without --grace leaves no old secret working.`,
 		Example: `  apikey rotate 3f2a
   apikey rotate 3f2a --grace 24h --format env
   apikey rotate 3f2a -o json | jq -r .key`,
-		Args: exactArgs(1, "key"),
+		Args: references("key", exactArgs(1, "key")),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := filterFlags(cmd, "company"); err != nil {
 				return err

@@ -29,7 +29,8 @@ func cmdFreeAddr(ts *testscript.TestScript, neg bool, args []string) {
 // http [-until STATUS] METHOD URL [NAME:VALUE...] sends a request and prints
 // the answer on stdout as curl -i would, without Date: the status code, the
 // headers sorted, a blank line, the body. @FILE in a value stands for what
-// FILE holds, so that secrets written by jsonfile can be sent. The request is retried
+// FILE holds, so that secrets written by jsonfile can be sent; a NAME given
+// twice is sent as two header lines. The request is retried
 // while nothing listens yet (for a server started in the background), and
 // with -until while the status differs, for at most 10 seconds.
 func cmdHTTP(ts *testscript.TestScript, neg bool, args []string) {
@@ -53,7 +54,7 @@ func cmdHTTP(ts *testscript.TestScript, neg bool, args []string) {
 		if before, file, ok := strings.Cut(value, "@"); ok {
 			value = before + strings.TrimSpace(ts.ReadFile(file))
 		}
-		req.Header.Set(name, value)
+		req.Header.Add(name, value)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -54,7 +54,7 @@ func NewCmdStatus(f *Factory, v statusVerb, runF func(context.Context, *StatusOp
 		Short:   v.short,
 		Long:    v.long,
 		Example: v.example,
-		Args:    minArgs(1, "key"),
+		Args:    references("key", minArgs(1, "key")),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := filterFlags(cmd, "company"); err != nil {
 				return err

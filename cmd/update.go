@@ -36,7 +36,7 @@ not change: use rotate for that.`,
   apikey update 3f2a --expires 2027-01-31
   apikey update 3f2a --no-expiry --scope invoices:read --scope invoices:write
   apikey update 3f2a --meta shop=example.com --meta old=`,
-		Args: exactArgs(1, "key"),
+		Args: references("key", exactArgs(1, "key")),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := filterFlags(cmd, "company"); err != nil {
 				return err

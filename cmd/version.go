@@ -35,32 +35,38 @@ func NewCmdVersion(f *Factory) *cobra.Command {
 		Example: "  apikey version\n  apikey version | awk '{print $2}'",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, d := commit, date
-			if c == "" || d == "" {
-				if bi, ok := debug.ReadBuildInfo(); ok {
-					for _, s := range bi.Settings {
-						switch {
-						case s.Key == "vcs.revision" && c == "":
-							c = s.Value
-						case s.Key == "vcs.time" && d == "":
-							d = s.Value
-						}
-					}
-				}
-			}
-			line := "apikey " + Version()
-			if c != "" {
-				if len(c) > 12 {
-					c = c[:12]
-				}
-				line += " (" + c
-				if d != "" {
-					line += ", " + d
-				}
-				line += ")"
-			}
-			fmt.Fprintf(f.IO.Out, "%s %s/%s\n", line, runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintln(f.IO.Out, versionLine())
 			return nil
 		},
 	}
+}
+
+// versionLine is what `apikey version` and `apikey --version` print: the
+// version, the commit and its date when known, the platform.
+func versionLine() string {
+	c, d := commit, date
+	if c == "" || d == "" {
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				switch {
+				case s.Key == "vcs.revision" && c == "":
+					c = s.Value
+				case s.Key == "vcs.time" && d == "":
+					d = s.Value
+				}
+			}
+		}
+	}
+	line := "apikey " + Version()
+	if c != "" {
+		if len(c) > 12 {
+			c = c[:12]
+		}
+		line += " (" + c
+		if d != "" {
+			line += ", " + d
+		}
+		line += ")"
+	}
+	return line + " " + runtime.GOOS + "/" + runtime.GOARCH
 }

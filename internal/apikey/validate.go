@@ -24,7 +24,7 @@ const (
 // checkText validates a free-text value of the given label: valid UTF-8, no
 // control characters, no leading or trailing space, not blank, at most max runes.
 func checkText(label, s string, max int) error {
-	if strings.TrimSpace(s) == "" {
+	if blank(s) {
 		return Usagef("%s must not be empty", label)
 	}
 	if !utf8.ValidString(s) {
@@ -42,6 +42,19 @@ func checkText(label, s string, max int) error {
 		return Usagef("%s must not start or end with spaces", label)
 	}
 	return nil
+}
+
+// blank reports whether s shows nothing: only spaces and characters that
+// are invisible by definition (format characters such as zero-width spaces
+// and joiners, variation selectors, fillers such as U+3164). A value made of
+// them would read as empty in a table yet differ from every other.
+func blank(s string) bool {
+	for _, r := range s {
+		if !unicode.IsSpace(r) && !unicode.Is(unicode.Cf, r) && !unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) && !unicode.Is(unicode.Variation_Selector, r) {
+			return false
+		}
+	}
+	return true
 }
 
 func itoa(n int) string {
@@ -66,6 +79,11 @@ func ValidateRef(s string) error { return checkText("ref", s, MaxRefLen) }
 
 // ValidateKeyName checks a key name.
 func ValidateKeyName(s string) error { return checkText("key name", s, MaxNameLen) }
+
+// ValidateActor checks who the audit trail records (--actor, APIKEY_ACTOR,
+// config actor, else the operating-system user): it is printed in tables and
+// CSV like a name, so it is held to the same rules.
+func ValidateActor(s string) error { return checkText("actor", s, MaxNameLen) }
 
 // ValidateScopes checks a list of scopes: each a non-empty token without spaces.
 func ValidateScopes(scopes []string) error {

@@ -42,10 +42,22 @@ func TestValidateNames(t *testing.T) {
 		{"\ufeffAcme", "control characters"},
 		{"Acme\xff", "not valid UTF-8"},
 		{"\xc3\x28", "not valid UTF-8"},
+		// Nothing visible: zero-width characters, fillers, variation
+		// selectors, alone or with spaces, read as empty in a table.
+		{"\u200b", "must not be empty"},
+		{"\u200d", "must not be empty"},
+		{"\u2060\ufeff", "must not be empty"},
+		{" \u200d ", "must not be empty"},
+		{"\u3164", "must not be empty"},
+		{"\ufe0f", "must not be empty"},
+		{"\u00ad", "must not be empty"},
+		{"\u0099", "control characters"},
+		{"ops\u202d", "control characters"},
 	} {
 		for name, validate := range map[string]func(string) error{
 			"company name": ValidateCompanyName,
 			"key name":     ValidateKeyName,
+			"actor":        ValidateActor,
 		} {
 			err := validate(c.in)
 			switch {

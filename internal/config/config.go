@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/textproto"
 	"net/url"
 	"os"
 	"os/user"
@@ -104,11 +105,11 @@ func Load(configFlag string, env Env, flags Flags) (*Config, error) {
 			c.File = DefaultConfigFile(env)
 		}
 	}
+	// viper reads the file only. Its AutomaticEnv would read the process's
+	// environment behind env's back, and a variable it found would then be
+	// reported as coming from the file: the environment is env, read below.
 	v := viper.New()
 	v.SetConfigType("yaml")
-	v.SetEnvPrefix(EnvPrefix)
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
 	if c.File != "" {
 		err := readFile(v, c.File)
 		switch {
@@ -223,6 +224,32 @@ func headerName(s string) bool {
 	return true
 }
 
+// reservedHeader says why a header cannot carry the key or the company, or
+// returns "". Go's HTTP server never shows Host, Transfer-Encoding or Trailer
+// to a handler (and checks Content-Length itself), proxies drop hop-by-hop
+// headers before they reach serve, Authorization already carries a Bearer key,
+// and /v1/auth answers with its own three headers, which a gateway copies onto
+// the request it passes on. With any of these, serve would never see the value
+// the client sent (the company would go unchecked without a word) or would see
+// one the gateway wrote.
+func reservedHeader(name string) string {
+	canonical := textproto.CanonicalMIMEHeaderKey(name)
+	switch canonical {
+	case "Host", "Content-Length", "Transfer-Encoding", "Trailer":
+		return "HTTP itself manages " + canonical + ", and serve would never see the value a client sent"
+	case "Connection", "Keep-Alive", "Proxy-Connection", "Te", "Upgrade", "Proxy-Authorization", "Proxy-Authenticate":
+		if canonical == "Te" {
+			canonical = "TE"
+		}
+		return canonical + " is a hop-by-hop header that proxies remove"
+	case "Authorization":
+		return "serve reads Authorization: Bearer as the key already"
+	case "X-Apikey-Id", "X-Apikey-Name", "X-Company-Id":
+		return "it is a header that serve's /v1/auth answers with"
+	}
+	return ""
+}
+
 func (c *Config) validate() error {
 	bad := func(key, why string) error {
 		val := c.values[key]
@@ -242,6 +269,9 @@ func (c *Config) validate() error {
 		if !headerName(c.Get(k)) {
 			return bad(k, "it must be an HTTP header name such as X-Api-Key")
 		}
+		if why := reservedHeader(c.Get(k)); why != "" {
+			return bad(k, why+"; use a header of your own such as "+map[string]string{"headers.key": "X-Api-Key", "headers.company": "X-Company"}[k])
+		}
 	}
 	if strings.EqualFold(c.Get("headers.key"), c.Get("headers.company")) {
 		return bad("headers.company", "it must differ from headers.key")
@@ -260,8 +290,8 @@ func (c *Config) validate() error {
 			return bad(k, "use true or false")
 		}
 	}
-	if strings.TrimSpace(c.Get("actor")) == "" || strings.ContainsFunc(c.Get("actor"), func(r rune) bool { return r < 0x20 || r == 0x7f }) || len(c.Get("actor")) > 200 {
-		return bad("actor", "give a name of one printable line")
+	if err := apikey.ValidateActor(c.Get("actor")); err != nil {
+		return bad("actor", err.Error())
 	}
 	return nil
 }
@@ -300,8 +330,10 @@ func home(env Env) string {
 	if h, ok := env("HOME"); ok && h != "" {
 		return h
 	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return h
+	// The account's home from the user database, not os.UserHomeDir, which
+	// would read $HOME from the process's environment rather than from env.
+	if u, err := user.Current(); err == nil && u.HomeDir != "" {
+		return u.HomeDir
 	}
 	return "."
 }

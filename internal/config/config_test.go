@@ -226,6 +226,11 @@ func TestInvalidValues(t *testing.T) {
 		{map[string]string{"APIKEY_HEADERS_KEY": "X-Key:"}, "invalid headers.key"},
 		{map[string]string{"APIKEY_HEADERS_COMPANY": "x-api-key"}, "invalid headers.company"},
 		{map[string]string{"APIKEY_HEADERS_COMPANY": "X-Ünïcode"}, "invalid headers.company"},
+		{map[string]string{"APIKEY_HEADERS_COMPANY": "host"}, `invalid headers.company "host" (from APIKEY_HEADERS_COMPANY): HTTP itself manages Host`},
+		{map[string]string{"APIKEY_HEADERS_COMPANY": "Content-Length"}, "invalid headers.company"},
+		{map[string]string{"APIKEY_HEADERS_KEY": "te"}, `invalid headers.key "te" (from APIKEY_HEADERS_KEY): TE is a hop-by-hop header`},
+		{map[string]string{"APIKEY_HEADERS_KEY": "Upgrade"}, "hop-by-hop"},
+		{map[string]string{"APIKEY_HEADERS_KEY": "X-Company"}, "it must differ from headers.key"},
 		{map[string]string{"APIKEY_API_URL": "ftp://x"}, "invalid api_url"},
 		{map[string]string{"APIKEY_API_URL": "https://x/'; rm -rf ~"}, "invalid api_url"},
 		{map[string]string{"APIKEY_API_URL": "api.example.com"}, "invalid api_url"},
@@ -278,5 +283,45 @@ func TestDatabaseTildeIsHome(t *testing.T) {
 	c, err = Load("", envOf(map[string]string{"HOME": dir, "APIKEY_DB": "~user/x.db"}), nil)
 	if err != nil || c.Get("db") != "~user/x.db" {
 		t.Errorf("~user is left alone: %q, %v", c.Get("db"), err)
+	}
+}
+
+// TestOnlyTheInjectedEnvironmentCounts: a variable in the process's own
+// environment that the injected Env does not have changes nothing, so the
+// value and the source that `config show` reports always agree. (viper's
+// AutomaticEnv once let a real APIKEY_KEY_PREFIX win over the file while the
+// source said "file".)
+func TestOnlyTheInjectedEnvironmentCounts(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, dir, "c.yaml", "key_prefix: filepfx\nactor: fileactor\nheaders:\n  key: X-File-Key\nserve:\n  addr: 127.0.0.1:9000\n")
+	for k, v := range map[string]string{
+		"APIKEY_KEY_PREFIX": "procpfx", "APIKEY_ACTOR": "procactor", "APIKEY_HEADERS_KEY": "X-Proc-Key",
+		"APIKEY_SERVE_ADDR": "127.0.0.1:1", "APIKEY_API_URL": "https://proc.example", "APIKEY_DB": "/proc.db",
+		"APIKEY_NO_INPUT": "true", "APIKEY_ACCESSIBLE": "true",
+	} {
+		t.Setenv(k, v)
+	}
+	c, err := Load(file, envOf(map[string]string{"HOME": dir}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range c.Values() {
+		switch v.Source {
+		case SourceFile:
+			if v.Origin != file {
+				t.Errorf("%s: origin %q", v.Key, v.Origin)
+			}
+		case SourceDefault:
+		default:
+			t.Errorf("%s: source %q, want file or default", v.Key, v.Source)
+		}
+	}
+	for k, want := range map[string]string{
+		"key_prefix": "filepfx", "actor": "fileactor", "headers.key": "X-File-Key", "serve.addr": "127.0.0.1:9000",
+		"api_url": "", "db": DefaultDatabase(envOf(map[string]string{"HOME": dir})), "no_input": "false", "accessible": "false",
+	} {
+		if got := c.Get(k); got != want {
+			t.Errorf("%s = %q (source %s), want %q: the process environment leaked in", k, got, c.values[k].Source, want)
+		}
 	}
 }

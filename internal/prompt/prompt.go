@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/termprobe"
 	"github.com/charmbracelet/huh"
 )
 
@@ -61,6 +62,9 @@ func (b byteReader) Read(p []byte) (int, error) {
 }
 
 func (h *Huh) run(f huh.Field) error {
+	// Only now, with a question to ask, may the terminal be asked what its
+	// background is (see termprobe).
+	termprobe.Detect(h.out)
 	form := huh.NewForm(huh.NewGroup(f)).
 		WithInput(h.in).
 		WithOutput(h.out).

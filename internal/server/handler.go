@@ -145,7 +145,16 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, start time
 	if s.now != nil {
 		now = s.now()
 	}
-	e, reason, err := s.verify(r.Context(), presentedSecret(r, s.keyHeader), firstValue(r.Header[s.companyHeader]), now, start)
+	secret, ambiguous := presentedSecret(r, s.keyHeader)
+	company, companyOK := presentedCompany(r.Header[s.companyHeader])
+	var e *entry
+	var reason apikey.Reason
+	var err error
+	if ambiguous {
+		reason = apikey.ReasonMalformed
+	} else {
+		e, reason, err = s.verify(r.Context(), secret, company, companyOK, now, start)
+	}
 	h := w.Header()
 	h["Cache-Control"] = noStore
 	switch {
@@ -171,33 +180,74 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, start time
 }
 
 // presentedSecret is the key header's value, else the token of an
-// Authorization: Bearer header, else "".
-func presentedSecret(r *http.Request, keyHeader string) string {
-	if v := firstValue(r.Header[keyHeader]); v != "" {
-		return v
+// Authorization: Bearer header, else "". ambiguous reports credentials that
+// could disagree, which are refused rather than one of them picked, lest
+// serve and the API behind a gateway each read another: more than one key
+// header line, more than one Bearer token without a key header, or a key
+// header beside a Bearer token of the secret format that differs from it. A
+// Bearer token of another kind (a JWT for the API itself) is not ours and
+// does not count. An empty key header counts as none, as gateways blank it.
+func presentedSecret(r *http.Request, keyHeader string) (secret string, ambiguous bool) {
+	keys := r.Header[keyHeader]
+	if len(keys) > 1 {
+		return "", true
 	}
-	a := firstValue(r.Header["Authorization"])
-	if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-		return strings.TrimLeft(a[7:], " ")
+	key := ""
+	if len(keys) == 1 {
+		key = keys[0]
 	}
-	return ""
+	bearer, bearers := "", 0
+	for _, a := range r.Header["Authorization"] {
+		if len(a) <= 7 || !strings.EqualFold(a[:7], "bearer ") {
+			continue
+		}
+		token := strings.TrimLeft(a[7:], " ")
+		if key != "" {
+			if token != key && apikey.CheckSecret(token) == nil {
+				return "", true
+			}
+			continue
+		}
+		bearer = token
+		bearers++
+	}
+	switch {
+	case key != "":
+		return key, false
+	case bearers > 1:
+		return "", true
+	}
+	return bearer, false
 }
 
-func firstValue(v []string) string {
-	if len(v) == 0 {
-		return ""
+// presentedCompany is the company header's value, "" when it is not sent.
+// ok is false when it is sent more than once or empty: only the first line
+// would be checked while an API behind a gateway may read another, so such a
+// request is refused (as invalid), as the same values joined by a comma are.
+func presentedCompany(v []string) (company string, ok bool) {
+	switch len(v) {
+	case 0:
+		return "", true
+	case 1:
+		return v[0], v[0] != ""
 	}
-	return v[0]
+	return "", false
 }
 
 // verify judges a presented secret. A malformed one is refused by its
-// checksum without a look at the cache or the store.
-func (s *Server) verify(ctx context.Context, secret, company string, now, start time.Time) (*entry, apikey.Reason, error) {
+// checksum without a look at the cache or the store, and so is any secret
+// when the company header is sent more than once or empty (companyOK false).
+func (s *Server) verify(ctx context.Context, secret, company string, companyOK bool, now, start time.Time) (*entry, apikey.Reason, error) {
 	if secret == "" {
 		return nil, apikey.ReasonMissingKey, nil
 	}
 	if apikey.CheckSecret(secret) != nil {
 		return nil, apikey.ReasonMalformed, nil
+	}
+	if !companyOK {
+		// Refused whatever the key, without a look at the store, so that
+		// the answer says nothing of it.
+		return nil, apikey.ReasonInvalid, nil
 	}
 	h := apikey.HashSecret(secret)
 	e, unknown, t := s.cache.get(h, start)

@@ -31,9 +31,14 @@ const (
 	DefaultKeyHeader       = "X-Api-Key"
 	DefaultCompanyHeader   = "X-Company"
 
-	// MaxHeaderBytes bounds a request's header block; a larger one is
-	// answered 431 by net/http before any handler runs.
+	// MaxHeaderBytes bounds a request's line and header block together; a
+	// larger one is answered 431 by net/http before any handler runs.
 	MaxHeaderBytes = 16 << 10
+
+	// headerSlack is what net/http reads beyond http.Server.MaxHeaderBytes
+	// before it gives up (its "bufio slop"), which would let a 20 KiB block
+	// through a 16 KiB bound.
+	headerSlack = 4096
 )
 
 // Store is what the server needs of the store: to look a secret up, to
@@ -184,7 +189,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.watchOnce(ctx)
 	hs := &http.Server{
 		Handler:           s.Handler(),
-		MaxHeaderBytes:    MaxHeaderBytes,
+		MaxHeaderBytes:    MaxHeaderBytes - headerSlack,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,

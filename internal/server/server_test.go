@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -945,5 +946,116 @@ func TestMeBodyIsTheDocumentedShape(t *testing.T) {
 	}
 	if doc["expires_at"] != nil || doc["company"].(map[string]any)["ref"] != nil {
 		t.Errorf("unset values must be null: %s", a.body)
+	}
+}
+
+// TestHeaderLimit sends real requests whose request line and headers come to
+// exactly the documented bound, one byte more, and 20 KiB: the bound holds to
+// the byte (net/http allows 4096 bytes beyond its MaxHeaderBytes, which once
+// let a 20 KiB block through to be answered 401).
+func TestHeaderLimit(t *testing.T) {
+	f := newFixture(t)
+	_, secret := f.key("Acme", "k", nil)
+	base, _ := f.run(f.server(Options{}))
+	addr := strings.TrimPrefix(base, "http://")
+	const documented = 16 << 10 // docs/serve.md, "Limits and timeouts"
+	for _, tc := range []struct {
+		size int
+		want int
+	}{
+		{documented, 200},
+		{documented + 1, 431},
+		{20 << 10, 431},
+	} {
+		head := "GET /v1/me HTTP/1.1\r\nHost: x\r\nX-Api-Key: " + secret + "\r\nConnection: close\r\nX-Junk: "
+		req := head + strings.Repeat("a", tc.size-len(head)-len("\r\n\r\n")) + "\r\n\r\n"
+		if len(req) != tc.size {
+			t.Fatalf("built %d bytes, want %d", len(req), tc.size)
+		}
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(conn, req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%d bytes: %v", tc.size, err)
+		}
+		resp.Body.Close()
+		conn.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("a request of %d bytes: %d, want %d", tc.size, resp.StatusCode, tc.want)
+		}
+	}
+}
+
+// TestOneCompanyOneKey: a request names its company and its key once. More
+// than one company header line, or an empty one, is refused as invalid
+// (the same values joined by a comma always were), whatever the key, so
+// that no line after the first slips past the check. Credentials that could
+// disagree (several key header lines, or a key header beside a Bearer token
+// of the secret format that differs) are refused as malformed, without a
+// look at the store. Key reasons come first: no key is still missing_key.
+func TestOneCompanyOneKey(t *testing.T) {
+	f := newFixture(t)
+	k, secret := f.key("Acme", "k", nil)
+	other, otherSecret := f.key("Globex", "theirs", nil)
+	unknown, err := apikey.NewSecret("ak")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, theirs := k.Company.ID, other.Company.ID
+	base, _ := f.run(f.server(Options{}))
+	for _, tc := range []struct {
+		name   string
+		header [][2]string
+		status int
+		reason apikey.Reason
+	}{
+		{"own company once", [][2]string{{"X-Api-Key", secret}, {"X-Company", own}}, 200, ""},
+		{"own company twice", [][2]string{{"X-Api-Key", secret}, {"X-Company", own}, {"X-Company", own}}, 401, apikey.ReasonInvalid},
+		{"own then another", [][2]string{{"X-Api-Key", secret}, {"X-Company", own}, {"X-Company", theirs}}, 401, apikey.ReasonInvalid},
+		{"another then own", [][2]string{{"X-Api-Key", secret}, {"X-Company", theirs}, {"X-Company", own}}, 401, apikey.ReasonInvalid},
+		{"empty then own", [][2]string{{"X-Api-Key", secret}, {"X-Company", ""}, {"X-Company", own}}, 401, apikey.ReasonInvalid},
+		{"own then empty", [][2]string{{"X-Api-Key", secret}, {"X-Company", own}, {"X-Company", ""}}, 401, apikey.ReasonInvalid},
+		{"empty alone", [][2]string{{"X-Api-Key", secret}, {"X-Company", ""}}, 401, apikey.ReasonInvalid},
+		{"blank alone", [][2]string{{"X-Api-Key", secret}, {"X-Company", "  "}}, 401, apikey.ReasonInvalid},
+		{"comma-joined", [][2]string{{"X-Api-Key", secret}, {"X-Company", own + "," + own}}, 401, apikey.ReasonInvalid},
+		{"two lines, unknown key", [][2]string{{"X-Api-Key", unknown}, {"X-Company", own}, {"X-Company", own}}, 401, apikey.ReasonInvalid},
+		{"two lines, no key", [][2]string{{"X-Company", own}, {"X-Company", own}}, 401, apikey.ReasonMissingKey},
+		{"two lines, bad key", [][2]string{{"X-Api-Key", "ak_nope"}, {"X-Company", own}, {"X-Company", ""}}, 401, apikey.ReasonMalformed},
+
+		{"key twice", [][2]string{{"X-Api-Key", secret}, {"X-Api-Key", secret}}, 401, apikey.ReasonMalformed},
+		{"key and another key", [][2]string{{"X-Api-Key", secret}, {"X-Api-Key", otherSecret}}, 401, apikey.ReasonMalformed},
+		{"empty key line then key", [][2]string{{"X-Api-Key", ""}, {"X-Api-Key", secret}}, 401, apikey.ReasonMalformed},
+		{"key and another Bearer", [][2]string{{"X-Api-Key", secret}, {"Authorization", "Bearer " + otherSecret}}, 401, apikey.ReasonMalformed},
+		{"Bearer and another key", [][2]string{{"Authorization", "bearer " + otherSecret}, {"X-Api-Key", secret}}, 401, apikey.ReasonMalformed},
+		{"key and an unknown Bearer", [][2]string{{"X-Api-Key", secret}, {"Authorization", "Bearer " + unknown}}, 401, apikey.ReasonMalformed},
+		{"two Bearers", [][2]string{{"Authorization", "Bearer " + secret}, {"Authorization", "Bearer " + secret}}, 401, apikey.ReasonMalformed},
+		{"key and the same Bearer", [][2]string{{"X-Api-Key", secret}, {"Authorization", "Bearer " + secret}}, 200, ""},
+		{"key and a Bearer of another system", [][2]string{{"X-Api-Key", secret}, {"Authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.ZRrHA1JJJW8opsbCGfG_HACGpVUMN_a9IV7pAx_Zmeo"}}, 200, ""},
+		{"key and Basic", [][2]string{{"X-Api-Key", secret}, {"Authorization", "Basic Zm9vOmJhcg=="}}, 200, ""},
+		{"empty key header, Bearer", [][2]string{{"X-Api-Key", ""}, {"Authorization", "Bearer " + secret}}, 200, ""},
+	} {
+		for _, path := range []string{"/v1/me", "/v1/auth"} {
+			req, err := http.NewRequest("GET", base+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range tc.header {
+				req.Header[h[0]] = append(req.Header[h[0]], h[1])
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || tc.reason != "" && string(body) != refusal(tc.reason) {
+				t.Errorf("%s %s: %d %s, want %d %s", tc.name, path, resp.StatusCode, body, tc.status, tc.reason)
+			}
+		}
 	}
 }
