@@ -293,7 +293,7 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 
 // jargon is what a user must never read in an error: driver and runtime
 // words, Go parse errors. ("not a SQLite file" is plain English and allowed.)
-var jargon = regexp.MustCompile(`sql:|sqlite|SQLITE_|(?i:panic|goroutine|runtime error|nil pointer)|strconv\.|\.go:\d`)
+var jargon = regexp.MustCompile(`\bsql:|sqlite|SQLITE_|SQLSTATE|pgconn|pgx|failed to connect to|(?i:panic|goroutine|runtime error|nil pointer)|strconv\.|\.go:\d`)
 
 // errline [REGEXP] checks that the last command's standard error is one line,
 // `apikey: ...`, without driver or Go jargon (warnings aside), matching

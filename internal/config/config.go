@@ -39,7 +39,7 @@ type Setting struct {
 
 // Settings are the configuration keys, in the order `config show` prints them.
 var Settings = []Setting{
-	{Key: "db", Flag: "db", Help: "path of the SQLite database"},
+	{Key: "db", Flag: "db", Help: "the store: a SQLite file's path, or a postgres:// URL"},
 	{Key: "key_prefix", Help: "prefix of new secrets"},
 	{Key: "headers.key", Help: "header that carries the key"},
 	{Key: "headers.company", Help: "header that carries the company id"},
@@ -72,13 +72,41 @@ func (c *Config) Get(key string) string { return c.values[key].Value }
 // Bool returns the effective value of key as a boolean.
 func (c *Config) Bool(key string) bool { return truthy(c.values[key].Value) }
 
-// Values returns every setting's effective value in the order of Settings.
+// Values returns every setting's effective value in the order of Settings,
+// to be shown: a password in the store's URL is masked.
 func (c *Config) Values() []Value {
 	out := make([]Value, 0, len(Settings))
 	for _, s := range Settings {
-		out = append(out, c.values[s.Key])
+		v := c.values[s.Key]
+		if s.Key == "db" {
+			v.Value = RedactURL(v.Value)
+		}
+		out = append(out, v)
 	}
 	return out
+}
+
+// RedactURL masks the password of a URL (in its user part or a password
+// parameter) as xxxxx; anything else is returned as it is.
+func RedactURL(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		// Unreadable: keep only the scheme, as what follows it may
+		// hold the password.
+		scheme, _, _ := strings.Cut(s, "://")
+		return scheme + "://…"
+	}
+	if _, set := u.User.Password(); set {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
 }
 
 // Env looks an environment variable up; os.LookupEnv in production.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/apikeyhq/apikey/cmd"
+	"github.com/apikeyhq/apikey/internal/pgtest"
 	"github.com/apikeyhq/apikey/internal/store"
 )
 
@@ -20,7 +21,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(execEnv) == "1" {
 		os.Exit(cmd.Main())
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	pgtest.Stop()
+	os.Exit(code)
 }
 
 // long reports whether the long runs were asked for.

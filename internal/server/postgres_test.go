@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,12 @@ import (
 	"github.com/apikeyhq/apikey/internal/store/postgres"
 	"github.com/jackc/pgx/v5"
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pgtest.Stop()
+	os.Exit(code)
+}
 
 // TestPostgresNotifiesChangesAtOnce runs a server on PostgreSQL that looks
 // at the store only once an hour: a key disabled, rotated or deleted through

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strings"
+	"unicode/utf8"
 	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
@@ -98,7 +99,7 @@ func eventCompanyID(ctx context.Context, tx engine.Tx, ref string) (string, erro
 	if err == nil {
 		return c.ID, nil
 	}
-	if apikey.KindOf(err) != apikey.KindNotFound {
+	if apikey.KindOf(err) != apikey.KindNotFound || !utf8.ValidString(ref) {
 		return "", err
 	}
 	p := strings.ToLower(ref)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"slices"
+	"unicode/utf8"
 	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
@@ -166,6 +167,9 @@ func (s *Store) EachKey(ctx context.Context, f KeyFilter, fn func(apikey.Key) er
 	}
 	q := engine.KeyQuery{Status: f.Status, Limit: f.Limit, Now: f.Now.UTC()}
 	if f.Search != "" {
+		if !utf8.ValidString(f.Search) {
+			return apikey.Usagef("search text is not valid UTF-8")
+		}
 		q.Search = apikey.Fold(f.Search)
 	}
 	if f.Company != "" {

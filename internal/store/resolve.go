@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
 	"github.com/apikeyhq/apikey/internal/store/engine"
@@ -54,6 +55,12 @@ func isID(s string) bool {
 func resolveCompany(ctx context.Context, tx engine.Tx, ref string) (apikey.Company, error) {
 	if strings.TrimSpace(ref) == "" {
 		return apikey.Company{}, apikey.Usagef("company reference must not be empty")
+	}
+	if !utf8.ValidString(ref) {
+		// No name or ref is stored that is not UTF-8, and a database
+		// may refuse such bytes outright: it names nothing, on every
+		// engine alike.
+		return apikey.Company{}, apikey.NotFoundf("company %q not found", ref)
 	}
 	p := strings.ToLower(ref)
 	if isID(p) {
@@ -115,6 +122,9 @@ func ambiguous(what, ref string, candidates []string) error {
 func resolveKey(ctx context.Context, tx engine.Tx, ref, companyID string) (apikey.Key, error) {
 	if strings.TrimSpace(ref) == "" {
 		return apikey.Key{}, apikey.Usagef("key reference must not be empty")
+	}
+	if !utf8.ValidString(ref) {
+		return apikey.Key{}, apikey.NotFoundf("key %q not found", ref)
 	}
 	p := strings.ToLower(ref)
 	if isID(p) {

@@ -281,3 +281,32 @@ func testOneEventPerChange(t *testing.T, h Harness) {
 		t.Errorf("Acme's trail holds %d events: %v", len(es), actions(es))
 	}
 }
+
+// testBytesThatAreNotUTF8 gives references and a search that are not UTF-8,
+// as a shell variable may hold: no stored name or ref can match them, and
+// one engine may refuse such bytes where another would compare them, so
+// the store answers alike on every engine: not found, and a usage error for
+// the search.
+func testBytesThatAreNotUTF8(t *testing.T, h Harness) {
+	f := newFixture(t, h)
+	f.company("Acme", "ACME-1")
+	k, _ := f.key("Acme", "ci", "")
+	bad := "Acme\xff"
+	_, err := f.st.Company(ctx, bad)
+	wantKind(t, "company", err, apikey.KindNotFound, "not found")
+	_, err = f.st.Key(ctx, "ci\xff", "")
+	wantKind(t, "key", err, apikey.KindNotFound, "not found")
+	_, err = f.st.Key(ctx, "ci", bad)
+	wantKind(t, "key of a company", err, apikey.KindNotFound, "not found")
+	_, err = f.st.SetStatus(ctx, []string{k.ID, "\xfe"}, "", store.Disable, "t")
+	wantKind(t, "status", err, apikey.KindNotFound, "not found")
+	_, err = f.st.Events(ctx, store.EventFilter{Company: bad})
+	wantKind(t, "history of a company", err, apikey.KindNotFound, "not found")
+	_, err = f.st.Events(ctx, store.EventFilter{Key: "\xff\xfe"})
+	wantKind(t, "history of a key", err, apikey.KindNotFound, "not found")
+	err = f.st.EachKey(ctx, store.KeyFilter{Search: "c\xffi", Now: f.now}, func(apikey.Key) error { return nil })
+	wantKind(t, "search", err, apikey.KindUsage, "not valid UTF-8")
+	if got := f.keys(store.KeyFilter{Status: apikey.StatusActive}); len(got) != 1 {
+		t.Errorf("the key changed: %v", names(got))
+	}
+}

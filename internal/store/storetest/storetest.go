@@ -78,6 +78,7 @@ var tests = []struct {
 	{"Events", testEvents},
 	{"EventsAfter", testEventsAfter},
 	{"OneEventPerChange", testOneEventPerChange},
+	{"BytesThatAreNotUTF8", testBytesThatAreNotUTF8},
 	// Several handles on one database.
 	{"ReopenSeesTheData", testReopenSeesTheData},
 	{"ConcurrentWriters", testConcurrentWriters},
