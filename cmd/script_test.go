@@ -30,11 +30,18 @@ import (
 // it named apikey on PATH, for the scripts and for the tests that start real
 // processes (process_test.go).
 func TestMain(m *testing.M) {
-	code := testscript.RunMain(m, map[string]func() int{
-		"apikey": cmd.Main,
+	testscript.Main(stopPostgres{m}, map[string]func(){
+		"apikey": func() { os.Exit(cmd.Main()) },
 	})
-	pgtest.Stop()
-	os.Exit(code)
+}
+
+// stopPostgres runs the tests, then stops a throwaway PostgreSQL that they
+// started (testscript.Main exits when the tests end).
+type stopPostgres struct{ m *testing.M }
+
+func (s stopPostgres) Run() int {
+	defer pgtest.Stop()
+	return s.m.Run()
 }
 
 // TestScripts runs the end-to-end scripts in testdata/script, each a user's
