@@ -136,3 +136,62 @@ func refusedAs(ask func() reply, reason apikey.Reason) func() string {
 		return ""
 	}
 }
+
+// TestPostgresOutage takes the store away from a running server (its schema
+// renamed, so every query fails, as a server that went away would): past
+// the three looks that vouch for its memory, the server answers 503 for a
+// key it knows as for one it does not, never a wrong 200 or 401, and says
+// so on /healthz; once the store is back, so are the answers.
+func TestPostgresOutage(t *testing.T) {
+	db := pgtest.New(t)
+	f := newFixtureOn(t, db)
+	_, secret := f.key("Acme", "ci", nil)
+	_, other := f.key("Acme", "other", nil)
+	base, _ := f.run(f.server(Options{PollInterval: 50 * time.Millisecond}))
+	ask := func(secret string) reply {
+		return request(t, "GET", base+"/v1/me", map[string]string{"X-Api-Key": secret})
+	}
+	if r := ask(secret); r.status != 200 {
+		t.Fatalf("before: %d %s", r.status, r.body)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var schema string
+	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	away := pgx.Identifier{schema + "_away"}.Sanitize()
+	if _, err := conn.Exec(ctx, `ALTER SCHEMA `+pgx.Identifier{schema}.Sanitize()+` RENAME TO `+away); err != nil {
+		t.Fatal(err)
+	}
+	back := func() { conn.Exec(ctx, `ALTER SCHEMA `+away+` RENAME TO `+pgx.Identifier{schema}.Sanitize()) }
+	t.Cleanup(back)
+	eventually(t, func() string {
+		if r := request(t, "GET", base+"/healthz", nil); r.status != 503 {
+			return "healthz still says " + r.body
+		}
+		return ""
+	})
+	for _, s := range []string{secret, other} {
+		if r := ask(s); r.status != 503 || r.body != unavailableBody {
+			t.Errorf("during the outage: %d %s", r.status, r.body)
+		}
+	}
+	back()
+	eventually(t, func() string {
+		if r := ask(secret); r.status != 200 {
+			return "after the outage: " + r.body
+		}
+		return ""
+	})
+	eventually(t, func() string {
+		if r := request(t, "GET", base+"/healthz", nil); r.status != 200 {
+			return "healthz after the outage: " + r.body
+		}
+		return ""
+	})
+}
