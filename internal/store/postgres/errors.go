@@ -1,12 +1,12 @@
 package postgres
 
 import (
-	"context"
 	"errors"
 	"net"
 	"strings"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/store/engine"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -17,12 +17,8 @@ func (e *Engine) translate(err error) error {
 	if err == nil {
 		return nil
 	}
-	var de *apikey.Error
-	if errors.As(err, &de) {
-		return err
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return apikey.Runtimef("interrupted")
+	if settled, ok := engine.Settled(err); ok {
+		return settled
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {

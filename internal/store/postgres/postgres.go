@@ -14,9 +14,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
@@ -142,22 +140,8 @@ func (e *Engine) Close() error {
 	return nil
 }
 
-// migrations returns the embedded migrations in order; migration i+1 brings
-// the schema from version i to i+1.
-func migrations() []string {
-	entries, _ := fs.ReadDir(migrationFiles, "migrations")
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	out := make([]string, len(names))
-	for i, n := range names {
-		b, _ := migrationFiles.ReadFile("migrations/" + n)
-		out[i] = string(b)
-	}
-	return out
-}
+// migrations returns the embedded migrations in order.
+func migrations() []string { return engine.Migrations(migrationFiles, "migrations") }
 
 // SchemaVersion is the schema version this build of apikey writes.
 func SchemaVersion() int { return len(migrations()) }

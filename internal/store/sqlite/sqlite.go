@@ -18,7 +18,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -344,22 +343,8 @@ func pathError(err error) error {
 	return err
 }
 
-// migrations returns the embedded migrations in order; migration i+1 brings
-// the schema from user_version i to i+1.
-func migrations() []string {
-	entries, _ := fs.ReadDir(migrationFiles, "migrations")
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	out := make([]string, len(names))
-	for i, n := range names {
-		b, _ := migrationFiles.ReadFile("migrations/" + n)
-		out[i] = string(b)
-	}
-	return out
-}
+// migrations returns the embedded migrations in order.
+func migrations() []string { return engine.Migrations(migrationFiles, "migrations") }
 
 // SchemaVersion is the schema version this build of apikey writes.
 func SchemaVersion() int { return len(migrations()) }
@@ -454,12 +439,8 @@ func translate(path string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var de *apikey.Error
-	if errors.As(err, &de) {
-		return err
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return apikey.Runtimef("interrupted")
+	if settled, ok := engine.Settled(err); ok {
+		return settled
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
