@@ -52,23 +52,20 @@ requests under way have finished.`,
   curl -s -H "X-Api-Key: $KEY" http://127.0.0.1:8787/v1/me | jq .company.name`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// --addr is read, as --db and --actor are, through the
+			// configuration, which knows where each value came from.
 			cfg, err := f.Config()
 			if err != nil {
 				return err
 			}
-			// A flag the user did not give is filled from the
-			// configuration, so that opts holds the effective value.
-			if !cmd.Flags().Changed("addr") {
-				opts.Addr = cfg.Get("serve.addr")
-			}
-			opts.KeyHeader, opts.CompanyHeader = cfg.Get("headers.key"), cfg.Get("headers.company")
+			opts.Addr, opts.KeyHeader, opts.CompanyHeader = cfg.Get("serve.addr"), cfg.Get("headers.key"), cfg.Get("headers.company")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
 			return serveRun(cmd.Context(), opts)
 		},
 	}
-	c.Flags().StringVar(&opts.Addr, "addr", "", "host:port to listen on (default 127.0.0.1:8787, config serve.addr)")
+	c.Flags().String("addr", "", "host:port to listen on (default 127.0.0.1:8787, config serve.addr)")
 	return c
 }
 
