@@ -1,6 +1,9 @@
-// Package cmd holds apikey's commands: each parses its flags into an Options
-// struct and hands it to a run function that does the work through the store
-// and prints through output. Main maps errors to exit codes in one place.
+// Package cmd holds apikey's commands: each parses its flags, and the
+// settings it reads, into an Options struct, which also holds what its run
+// function uses (streams, a store opener, a clock...) as the Factory makes
+// them. The run function does the work through the store and prints through
+// output, so that a test can call it with fakes. Main maps errors to exit
+// codes in one place.
 package cmd
 
 import (
@@ -17,14 +20,15 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// Factory hands commands what they need, lazily, so that `apikey version`
-// never reads a config file or opens the database.
+// Factory makes what commands need, lazily, so that `apikey version` never
+// reads a config file or opens the database. NewCmdX copies what its run
+// function uses into its Options.
 type Factory struct {
 	IO  *iostreams.IOStreams
 	Env config.Env
 	Now func() time.Time
 
-	// Prompter asks questions at a terminal; tests replace it.
+	// Prompter asks questions at a terminal.
 	Prompter func() prompt.Prompter
 
 	configFlag string
