@@ -3,8 +3,11 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/iostreams"
+	"github.com/apikeyhq/apikey/internal/prompt"
 	"github.com/apikeyhq/apikey/internal/store"
 	"github.com/spf13/cobra"
 )
@@ -33,7 +36,11 @@ prefix, a name (any case) or a ref.`,
 
 // CompanyCreateOptions are the inputs of `company create`.
 type CompanyCreateOptions struct {
-	F      *Factory
+	IO    *iostreams.IOStreams
+	Store func(context.Context) (Store, error)
+	Now   func() time.Time
+	Actor string
+
 	Name   string
 	Ref    string
 	Output string
@@ -41,7 +48,7 @@ type CompanyCreateOptions struct {
 
 // NewCmdCompanyCreate wires `company create`.
 func NewCmdCompanyCreate(f *Factory, runF func(context.Context, *CompanyCreateOptions) error) *cobra.Command {
-	opts := &CompanyCreateOptions{F: f}
+	opts := &CompanyCreateOptions{IO: f.IO, Store: f.Store, Now: f.Now}
 	c := &cobra.Command{
 		Use:   "create NAME [--ref REF]",
 		Short: "Add a company",
@@ -51,6 +58,10 @@ func NewCmdCompanyCreate(f *Factory, runF func(context.Context, *CompanyCreateOp
 		Args: exactArgs(1, "company name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Name = args[0]
+			var err error
+			if opts.Actor, err = f.Actor(); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -63,8 +74,7 @@ func NewCmdCompanyCreate(f *Factory, runF func(context.Context, *CompanyCreateOp
 }
 
 func companyCreateRun(ctx context.Context, opts *CompanyCreateOptions) error {
-	f := opts.F
-	p, err := f.Printer(opts.Output)
+	p, err := newPrinter(opts.IO, opts.Output, opts.Now())
 	if err != nil {
 		return err
 	}
@@ -76,30 +86,29 @@ func companyCreateRun(ctx context.Context, opts *CompanyCreateOptions) error {
 			return err
 		}
 	}
-	actor, err := f.Actor()
+	st, err := opts.Store(ctx)
 	if err != nil {
 		return err
 	}
-	st, err := f.Store(ctx)
+	co, err := st.CreateCompany(ctx, opts.Name, opts.Ref, opts.Actor)
 	if err != nil {
 		return err
 	}
-	co, err := st.CreateCompany(ctx, opts.Name, opts.Ref, actor)
-	if err != nil {
-		return err
-	}
-	return p.OneCompany(f.IO.Out, co)
+	return p.OneCompany(opts.IO.Out, co)
 }
 
 // CompanyListOptions are the inputs of `company list`.
 type CompanyListOptions struct {
-	F      *Factory
+	IO    *iostreams.IOStreams
+	Store func(context.Context) (Store, error)
+	Now   func() time.Time
+
 	Output string
 }
 
 // NewCmdCompanyList wires `company list`.
 func NewCmdCompanyList(f *Factory, runF func(context.Context, *CompanyListOptions) error) *cobra.Command {
-	opts := &CompanyListOptions{F: f}
+	opts := &CompanyListOptions{IO: f.IO, Store: f.ExistingStore, Now: f.Now}
 	c := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
@@ -119,12 +128,11 @@ func NewCmdCompanyList(f *Factory, runF func(context.Context, *CompanyListOption
 }
 
 func companyListRun(ctx context.Context, opts *CompanyListOptions) error {
-	f := opts.F
-	p, err := f.Printer(opts.Output)
+	p, err := newPrinter(opts.IO, opts.Output, opts.Now())
 	if err != nil {
 		return err
 	}
-	st, err := f.ExistingStore(ctx)
+	st, err := opts.Store(ctx)
 	if err != nil {
 		return err
 	}
@@ -133,22 +141,25 @@ func companyListRun(ctx context.Context, opts *CompanyListOptions) error {
 		return err
 	}
 	if len(cs) == 0 && p.Format == "table" {
-		f.IO.ErrPrintf("No companies yet. Add one with: apikey company create NAME\n")
+		opts.IO.ErrPrintf("No companies yet. Add one with: apikey company create NAME\n")
 		return nil
 	}
-	return p.Companies(f.IO.Out, cs)
+	return p.Companies(opts.IO.Out, cs)
 }
 
 // CompanyShowOptions are the inputs of `company show`.
 type CompanyShowOptions struct {
-	F       *Factory
+	IO    *iostreams.IOStreams
+	Store func(context.Context) (Store, error)
+	Now   func() time.Time
+
 	Company string
 	Output  string
 }
 
 // NewCmdCompanyShow wires `company show`.
 func NewCmdCompanyShow(f *Factory, runF func(context.Context, *CompanyShowOptions) error) *cobra.Command {
-	opts := &CompanyShowOptions{F: f}
+	opts := &CompanyShowOptions{IO: f.IO, Store: f.ExistingStore, Now: f.Now}
 	c := &cobra.Command{
 		Use:   "show COMPANY",
 		Short: "Show a company and its keys",
@@ -169,12 +180,11 @@ func NewCmdCompanyShow(f *Factory, runF func(context.Context, *CompanyShowOption
 }
 
 func companyShowRun(ctx context.Context, opts *CompanyShowOptions) error {
-	f := opts.F
-	p, err := f.Printer(opts.Output)
+	p, err := newPrinter(opts.IO, opts.Output, opts.Now())
 	if err != nil {
 		return err
 	}
-	st, err := f.ExistingStore(ctx)
+	st, err := opts.Store(ctx)
 	if err != nil {
 		return err
 	}
@@ -190,12 +200,16 @@ func companyShowRun(ctx context.Context, opts *CompanyShowOptions) error {
 	if err != nil {
 		return err
 	}
-	return p.Company(f.IO.Out, co, keys)
+	return p.Company(opts.IO.Out, co, keys)
 }
 
 // CompanyUpdateOptions are the inputs of `company update`.
 type CompanyUpdateOptions struct {
-	F       *Factory
+	IO    *iostreams.IOStreams
+	Store func(context.Context) (Store, error)
+	Now   func() time.Time
+	Actor string
+
 	Company string
 	Name    *string
 	Ref     *string
@@ -204,7 +218,7 @@ type CompanyUpdateOptions struct {
 
 // NewCmdCompanyUpdate wires `company update`.
 func NewCmdCompanyUpdate(f *Factory, runF func(context.Context, *CompanyUpdateOptions) error) *cobra.Command {
-	opts := &CompanyUpdateOptions{F: f}
+	opts := &CompanyUpdateOptions{IO: f.IO, Store: f.Store, Now: f.Now}
 	var name, ref string
 	c := &cobra.Command{
 		Use:   "update COMPANY [--name NAME] [--ref REF]",
@@ -224,6 +238,10 @@ func NewCmdCompanyUpdate(f *Factory, runF func(context.Context, *CompanyUpdateOp
 			if opts.Name == nil && opts.Ref == nil {
 				return apikey.Usagef("nothing to change").WithHint("give --name or --ref")
 			}
+			var err error
+			if opts.Actor, err = f.Actor(); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -238,8 +256,7 @@ func NewCmdCompanyUpdate(f *Factory, runF func(context.Context, *CompanyUpdateOp
 }
 
 func companyUpdateRun(ctx context.Context, opts *CompanyUpdateOptions) error {
-	f := opts.F
-	p, err := f.Printer(opts.Output)
+	p, err := newPrinter(opts.IO, opts.Output, opts.Now())
 	if err != nil {
 		return err
 	}
@@ -253,24 +270,25 @@ func companyUpdateRun(ctx context.Context, opts *CompanyUpdateOptions) error {
 			return err
 		}
 	}
-	actor, err := f.Actor()
+	st, err := opts.Store(ctx)
 	if err != nil {
 		return err
 	}
-	st, err := f.Store(ctx)
+	co, err := st.UpdateCompany(ctx, opts.Company, store.CompanyUpdate{Name: opts.Name, Ref: opts.Ref}, opts.Actor)
 	if err != nil {
 		return err
 	}
-	co, err := st.UpdateCompany(ctx, opts.Company, store.CompanyUpdate{Name: opts.Name, Ref: opts.Ref}, actor)
-	if err != nil {
-		return err
-	}
-	return p.OneCompany(f.IO.Out, co)
+	return p.OneCompany(opts.IO.Out, co)
 }
 
 // CompanyDeleteOptions are the inputs of `company delete`.
 type CompanyDeleteOptions struct {
-	F         *Factory
+	IO       *iostreams.IOStreams
+	Store    func(context.Context) (Store, error)
+	Prompter func() prompt.Prompter
+	Now      func() time.Time
+	Actor    string
+
 	Companies []string
 	Cascade   bool
 	Yes       bool
@@ -280,7 +298,7 @@ type CompanyDeleteOptions struct {
 
 // NewCmdCompanyDelete wires `company delete`.
 func NewCmdCompanyDelete(f *Factory, runF func(context.Context, *CompanyDeleteOptions) error) *cobra.Command {
-	opts := &CompanyDeleteOptions{F: f}
+	opts := &CompanyDeleteOptions{IO: f.IO, Store: f.Store, Prompter: f.Prompter, Now: f.Now}
 	c := &cobra.Command{
 		Use:   "delete COMPANY... [--cascade] [--yes]",
 		Short: "Delete companies",
@@ -293,6 +311,12 @@ audit trail keeps their names.`,
 		Args: references("company", minArgs(1, "company")),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Companies = args
+			// Loading the configuration also applies no_input to the
+			// streams, which decide whether a confirmation can be asked.
+			var err error
+			if opts.Actor, err = f.Actor(); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -308,22 +332,14 @@ audit trail keeps their names.`,
 }
 
 func companyDeleteRun(ctx context.Context, opts *CompanyDeleteOptions) error {
-	f := opts.F
-	p, err := f.Printer(opts.Output)
+	p, err := newPrinter(opts.IO, opts.Output, opts.Now())
 	if err != nil {
 		return err
 	}
-	if _, err := f.Config(); err != nil {
+	if err := needConfirmation(opts.IO, opts.Yes || opts.DryRun); err != nil {
 		return err
 	}
-	if err := needConfirmation(f, opts.Yes || opts.DryRun); err != nil {
-		return err
-	}
-	actor, err := f.Actor()
-	if err != nil {
-		return err
-	}
-	st, err := f.Store(ctx)
+	st, err := opts.Store(ctx)
 	if err != nil {
 		return err
 	}
@@ -350,29 +366,29 @@ func companyDeleteRun(ctx context.Context, opts *CompanyDeleteOptions) error {
 		what += " and " + plural(keys, "key", "keys")
 	}
 	if opts.DryRun {
-		f.IO.ErrPrintf("Would delete %s (dry run: nothing was deleted).\n", what)
-		return p.Companies(f.IO.Out, cos)
+		opts.IO.ErrPrintf("Would delete %s (dry run: nothing was deleted).\n", what)
+		return p.Companies(opts.IO.Out, cos)
 	}
 	summary := "About to delete " + what
 	lines := make([]string, 0, len(cos))
 	for _, co := range cos {
 		lines = append(lines, fmt.Sprintf("%s  (%s, %s)", co.Name, co.ID, plural(co.Keys, "key", "keys")))
 	}
-	if err := confirm(f, opts.Yes, summary+":", lines); err != nil {
+	if err := confirm(opts.IO, opts.Prompter, opts.Yes, summary+":", lines); err != nil {
 		return err
 	}
 	ids := make([]string, len(cos))
 	for i, co := range cos {
 		ids[i] = co.ID
 	}
-	if err := st.DeleteCompanies(ctx, ids, opts.Cascade, actor); err != nil {
+	if err := st.DeleteCompanies(ctx, ids, opts.Cascade, opts.Actor); err != nil {
 		return err
 	}
 	if p.Format != "table" {
-		return p.Companies(f.IO.Out, cos)
+		return p.Companies(opts.IO.Out, cos)
 	}
 	for _, co := range cos {
-		f.IO.ErrPrintf("Deleted company %s (%s)\n", co.Name, co.ID)
+		opts.IO.ErrPrintf("Deleted company %s (%s)\n", co.Name, co.ID)
 	}
 	return nil
 }

@@ -60,7 +60,7 @@ const completionTimeout = 2 * time.Second
 // and the environment on the line being completed (cobra's __complete does
 // not run PersistentPreRunE). A store that does not exist yet is not
 // created by pressing Tab: there is nothing to complete from it.
-func completionStore(ctx context.Context, f *Factory, cmd *cobra.Command) (*store.Store, bool) {
+func completionStore(ctx context.Context, f *Factory, cmd *cobra.Command) (Store, bool) {
 	f.bindFlags(cmd)
 	st, err := f.ExistingStore(ctx)
 	if err != nil {

@@ -3,6 +3,8 @@ package cmd
 import (
 	"fmt"
 
+	"github.com/apikeyhq/apikey/internal/config"
+	"github.com/apikeyhq/apikey/internal/iostreams"
 	"github.com/apikeyhq/apikey/internal/output"
 	"github.com/spf13/cobra"
 )
@@ -33,52 +35,85 @@ api_url, serve.addr, no_input and accessible. For example:
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
-	var out string
-	show := &cobra.Command{
+	c.AddCommand(NewCmdConfigShow(f, nil), NewCmdConfigPath(f, nil))
+	return c
+}
+
+// ConfigShowOptions are the inputs of `config show`.
+type ConfigShowOptions struct {
+	IO     *iostreams.IOStreams
+	Config func() (*config.Config, error)
+
+	Output string
+}
+
+// NewCmdConfigShow wires `config show`.
+func NewCmdConfigShow(f *Factory, runF func(*ConfigShowOptions) error) *cobra.Command {
+	opts := &ConfigShowOptions{IO: f.IO, Config: f.Config}
+	c := &cobra.Command{
 		Use:   "show",
 		Short: "Print each setting, its value and where it came from",
 		Example: `  apikey config show
   APIKEY_KEY_PREFIX=acme apikey config show -o json | jq -r '.[] | select(.key=="key_prefix").source'`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := f.Printer(out)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(opts)
 			}
-			cfg, err := f.Config()
-			if err != nil {
-				return err
-			}
-			vals := cfg.Values()
-			switch p.Format {
-			case output.JSON:
-				return output.WriteJSON(f.IO.Out, vals)
-			case output.CSV:
-				w := output.NewCSVWriter(f.IO.Out)
-				w.Write([]string{"key", "value", "source", "origin"})
-				for _, v := range vals {
-					w.Write([]string{v.Key, v.Value, v.Source, v.Origin})
-				}
-				w.Flush()
-				return w.Error()
-			}
-			rows := make([][]string, len(vals))
-			for i, v := range vals {
-				src := v.Source
-				if v.Origin != "" {
-					src += " (" + v.Origin + ")"
-				}
-				val := v.Value
-				if val == "" {
-					val = `""`
-				}
-				rows[i] = []string{v.Key, val, src}
-			}
-			return output.WriteTable(f.IO.Out, []string{"KEY", "VALUE", "SOURCE"}, rows)
+			return configShowRun(opts)
 		},
 	}
-	addOutputFlag(show.Flags(), &out)
-	path := &cobra.Command{
+	addOutputFlag(c.Flags(), &opts.Output)
+	return c
+}
+
+func configShowRun(opts *ConfigShowOptions) error {
+	format, err := output.ParseFormat(opts.Output)
+	if err != nil {
+		return err
+	}
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	vals := cfg.Values()
+	switch format {
+	case output.JSON:
+		return output.WriteJSON(opts.IO.Out, vals)
+	case output.CSV:
+		w := output.NewCSVWriter(opts.IO.Out)
+		w.Write([]string{"key", "value", "source", "origin"})
+		for _, v := range vals {
+			w.Write([]string{v.Key, v.Value, v.Source, v.Origin})
+		}
+		w.Flush()
+		return w.Error()
+	}
+	rows := make([][]string, len(vals))
+	for i, v := range vals {
+		src := v.Source
+		if v.Origin != "" {
+			src += " (" + v.Origin + ")"
+		}
+		val := v.Value
+		if val == "" {
+			val = `""`
+		}
+		rows[i] = []string{v.Key, val, src}
+	}
+	return output.WriteTable(opts.IO.Out, []string{"KEY", "VALUE", "SOURCE"}, rows)
+}
+
+// ConfigPathOptions are the inputs of `config path`.
+type ConfigPathOptions struct {
+	IO     *iostreams.IOStreams
+	Config func() (*config.Config, error)
+}
+
+// NewCmdConfigPath wires `config path`.
+func NewCmdConfigPath(f *Factory, runF func(*ConfigPathOptions) error) *cobra.Command {
+	opts := &ConfigPathOptions{IO: f.IO, Config: f.Config}
+	return &cobra.Command{
 		Use:   "path",
 		Short: "Print the config file apikey reads",
 		Long:  "Print the path of the config file apikey reads. It need not exist; when it does not, only flags, environment and defaults apply.",
@@ -86,17 +121,22 @@ api_url, serve.addr, no_input and accessible. For example:
   $EDITOR "$(apikey config path)"`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := f.Config()
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(opts)
 			}
-			fmt.Fprintln(f.IO.Out, cfg.File)
-			if !cfg.FileUsed {
-				f.IO.ErrPrintf("(it does not exist yet)\n")
-			}
-			return nil
+			return configPathRun(opts)
 		},
 	}
-	c.AddCommand(show, path)
-	return c
+}
+
+func configPathRun(opts *ConfigPathOptions) error {
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(opts.IO.Out, cfg.File)
+	if !cfg.FileUsed {
+		opts.IO.ErrPrintf("(it does not exist yet)\n")
+	}
+	return nil
 }

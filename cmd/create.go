@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/iostreams"
 	"github.com/apikeyhq/apikey/internal/output"
 	"github.com/apikeyhq/apikey/internal/prompt"
 	"github.com/apikeyhq/apikey/internal/store"
@@ -16,7 +17,17 @@ import (
 
 // CreateOptions are the inputs of `create`.
 type CreateOptions struct {
-	F             *Factory
+	IO       *iostreams.IOStreams
+	Store    func(context.Context) (Store, error)
+	Prompter func() prompt.Prompter
+	Now      func() time.Time
+	Sealer   func() (*apikey.Sealer, error)
+
+	// From the configuration (or the --actor flag).
+	Actor     string
+	KeyPrefix string
+	Snippet   SnippetSettings
+
 	Company       string
 	Name          string
 	Inactive      bool
@@ -32,7 +43,7 @@ type CreateOptions struct {
 
 // NewCmdCreate wires `create`.
 func NewCmdCreate(f *Factory, runF func(context.Context, *CreateOptions) error) *cobra.Command {
-	opts := &CreateOptions{F: f}
+	opts := &CreateOptions{IO: f.IO, Store: f.Store, Prompter: f.Prompter, Now: f.Now, Sealer: f.Sealer}
 	c := &cobra.Command{
 		Use:   "create --company COMPANY --name NAME",
 		Short: "Issue a key and print its credential snippet",
@@ -59,6 +70,11 @@ the name and the status. In scripts, give --company and --name.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.InactiveSet = cmd.Flags().Changed("inactive")
 			opts.FormatSet = cmd.Flags().Changed("format")
+			cfg, err := f.Config()
+			if err != nil {
+				return err
+			}
+			opts.Actor, opts.KeyPrefix, opts.Snippet = cfg.Get("actor"), cfg.Get("key_prefix"), snippetSettings(cfg)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -81,8 +97,7 @@ the name and the status. In scripts, give --company and --name.`,
 }
 
 func createRun(ctx context.Context, opts *CreateOptions) error {
-	f := opts.F
-	p, err := f.Printer(opts.Output)
+	p, err := newPrinter(opts.IO, opts.Output, opts.Now())
 	if err != nil {
 		return err
 	}
@@ -90,7 +105,7 @@ func createRun(ctx context.Context, opts *CreateOptions) error {
 	if err != nil {
 		return err
 	}
-	now := f.Now()
+	now := opts.Now()
 	var expires *time.Time
 	if opts.Expires != "" {
 		t, err := apikey.ParseExpiry(opts.Expires, now)
@@ -111,11 +126,7 @@ func createRun(ctx context.Context, opts *CreateOptions) error {
 			return apikey.Usagef("metadata %q has no value", k).WithHint("use KEY=VALUE")
 		}
 	}
-	cfg, err := f.Config()
-	if err != nil {
-		return err
-	}
-	sealer, err := f.Sealer()
+	sealer, err := opts.Sealer()
 	if err != nil {
 		return err
 	}
@@ -124,7 +135,7 @@ func createRun(ctx context.Context, opts *CreateOptions) error {
 			return err
 		}
 	}
-	st, err := f.Store(ctx)
+	st, err := opts.Store(ctx)
 	if err != nil {
 		return err
 	}
@@ -133,30 +144,26 @@ func createRun(ctx context.Context, opts *CreateOptions) error {
 		status = apikey.StatusInactive
 	}
 	if opts.Company == "" || opts.Name == "" {
-		if !f.IO.CanPrompt() {
+		if !opts.IO.CanPrompt() {
 			return apikey.Usagef("--company and --name required when not running interactively")
 		}
-		if status, err = askCreate(ctx, f, st, opts, status); err != nil {
+		if status, err = askCreate(ctx, opts.Prompter(), st, opts, status); err != nil {
 			return err
 		}
 	}
-	actor, err := f.Actor()
-	if err != nil {
-		return err
-	}
 	id := uuid.NewString()
-	secret, material, err := apikey.MintSecret(cfg.Get("key_prefix"), id, sealer)
+	secret, material, err := apikey.MintSecret(opts.KeyPrefix, id, sealer)
 	if err != nil {
 		return err
 	}
 	k, err := st.CreateKey(ctx, store.NewKey{
 		ID: id, Company: opts.Company, CreateCompany: opts.CreateCompany, Name: opts.Name, Status: status,
-		Scopes: opts.Scopes, Metadata: meta, ExpiresAt: expires, Secret: material, Actor: actor,
+		Scopes: opts.Scopes, Metadata: meta, ExpiresAt: expires, Secret: material, Actor: opts.Actor,
 	})
 	if err != nil {
 		return withCreateCompanyHint(err, opts.CreateCompany)
 	}
-	return printIssued(f, p, k, secret, format, sealer != nil, "Created")
+	return printIssued(opts.IO, p, opts.Snippet.snippet(k, secret), format, sealer != nil, "Created")
 }
 
 // withCreateCompanyHint points a user whose company was not found to
@@ -177,8 +184,7 @@ func withCreateCompanyHint(err error, createCompany bool) error {
 }
 
 // askCreate fills in what `create` is missing, at a terminal.
-func askCreate(ctx context.Context, f *Factory, st *store.Store, opts *CreateOptions, status apikey.Status) (apikey.Status, error) {
-	pr := f.Prompter()
+func askCreate(ctx context.Context, pr prompt.Prompter, st Store, opts *CreateOptions, status apikey.Status) (apikey.Status, error) {
 	if opts.Company == "" {
 		cs, err := st.ListCompanies(ctx)
 		if err != nil {
@@ -224,25 +230,22 @@ func askCreate(ctx context.Context, f *Factory, st *store.Store, opts *CreateOpt
 // printIssued prints a key with its new secret: the snippet (or JSON/CSV with
 // the secret) on standard output, and on standard error what happened and
 // that the secret will not be shown again.
-func printIssued(f *Factory, p *output.Printer, k apikey.Key, secret string, format output.SnippetFormat, sealed bool, verb string) error {
-	cfg, err := f.Config()
-	if err != nil {
-		return err
-	}
-	sn := output.Snippet{KeyHeader: cfg.Get("headers.key"), CompanyHeader: cfg.Get("headers.company"), Secret: secret, Key: k, APIURL: cfg.Get("api_url")}
+func printIssued(ios *iostreams.IOStreams, p *output.Printer, sn output.Snippet, format output.SnippetFormat, sealed bool, verb string) error {
+	k := sn.Key
+	var err error
 	if p.Format == output.Table {
-		err = writeSnippet(f, sn, format)
+		err = writeSnippet(ios, sn, format)
 	} else {
-		err = p.IssuedKey(f.IO.Out, k, sn)
+		err = p.IssuedKey(ios.Out, k, sn)
 	}
 	if err != nil {
 		return err
 	}
-	f.IO.ErrPrintf("%s key %q (%s) of %s.\n", verb, k.Name, k.ID, k.Company.Name)
+	ios.ErrPrintf("%s key %q (%s) of %s.\n", verb, k.Name, k.ID, k.Company.Name)
 	if sealed {
-		f.IO.ErrPrintf("The secret is sealed with the master key: 'apikey show %s --reveal' prints it again.\n", k.ID)
+		ios.ErrPrintf("The secret is sealed with the master key: 'apikey show %s --reveal' prints it again.\n", k.ID)
 	} else {
-		f.IO.ErrPrintf("Copy the secret now: it will not be shown again.\n")
+		ios.ErrPrintf("Copy the secret now: it will not be shown again.\n")
 	}
 	return nil
 }

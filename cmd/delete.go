@@ -3,16 +3,24 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/iostreams"
 	"github.com/apikeyhq/apikey/internal/output"
+	"github.com/apikeyhq/apikey/internal/prompt"
 	"github.com/apikeyhq/apikey/internal/store"
 	"github.com/spf13/cobra"
 )
 
 // DeleteOptions are the inputs of `delete`.
 type DeleteOptions struct {
-	F       *Factory
+	IO       *iostreams.IOStreams
+	Store    func(context.Context) (Store, error)
+	Prompter func() prompt.Prompter
+	Now      func() time.Time
+	Actor    string
+
 	Keys    []string
 	Company string
 	Status  string
@@ -24,7 +32,7 @@ type DeleteOptions struct {
 
 // NewCmdDelete wires `delete`.
 func NewCmdDelete(f *Factory, runF func(context.Context, *DeleteOptions) error) *cobra.Command {
-	opts := &DeleteOptions{F: f}
+	opts := &DeleteOptions{IO: f.IO, Store: f.Store, Prompter: f.Prompter, Now: f.Now}
 	c := &cobra.Command{
 		Use:   "delete KEY... | delete --company C [--status S] --all",
 		Short: "Delete keys for good",
@@ -45,6 +53,12 @@ deleted. Deleted keys cannot be recovered; to switch a key off, use disable.`,
 			}
 			opts.Keys = args
 			if err := opts.check(); err != nil {
+				return err
+			}
+			// Loading the configuration also applies no_input to the
+			// streams, which decide whether a confirmation can be asked.
+			var err error
+			if opts.Actor, err = f.Actor(); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -84,8 +98,7 @@ func (o *DeleteOptions) check() error {
 }
 
 func deleteRun(ctx context.Context, opts *DeleteOptions) error {
-	f := opts.F
-	p, err := f.Printer(opts.Output)
+	p, err := newPrinter(opts.IO, opts.Output, opts.Now())
 	if err != nil {
 		return err
 	}
@@ -95,17 +108,10 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) error {
 			return err
 		}
 	}
-	if _, err := f.Config(); err != nil {
+	if err := needConfirmation(opts.IO, opts.Yes || opts.DryRun); err != nil {
 		return err
 	}
-	if err := needConfirmation(f, opts.Yes || opts.DryRun); err != nil {
-		return err
-	}
-	actor, err := f.Actor()
-	if err != nil {
-		return err
-	}
-	st, err := f.Store(ctx)
+	st, err := opts.Store(ctx)
 	if err != nil {
 		return err
 	}
@@ -123,34 +129,34 @@ func deleteRun(ctx context.Context, opts *DeleteOptions) error {
 			return err
 		}
 		if len(keys) == 0 {
-			f.IO.ErrPrintf("No keys match: nothing to delete.\n")
+			opts.IO.ErrPrintf("No keys match: nothing to delete.\n")
 			if p.Format != "table" {
-				return p.KeyWriter(f.IO.Out).Close()
+				return p.KeyWriter(opts.IO.Out).Close()
 			}
 			return nil
 		}
 	}
 	if opts.DryRun {
-		f.IO.ErrPrintf("Would delete %s (dry run: nothing was deleted).\n", plural(len(keys), "key", "keys"))
-		return writeKeys(p.KeyWriter(f.IO.Out), keys)
+		opts.IO.ErrPrintf("Would delete %s (dry run: nothing was deleted).\n", plural(len(keys), "key", "keys"))
+		return writeKeys(p.KeyWriter(opts.IO.Out), keys)
 	}
 	lines := make([]string, len(keys))
 	for i, k := range keys {
 		lines[i] = fmt.Sprintf("%s  (%s)  %s", k.Name, k.Company.Name, k.ID)
 	}
-	if err := confirm(f, opts.Yes, fmt.Sprintf("About to delete %s:", plural(len(keys), "key", "keys")), lines); err != nil {
+	if err := confirm(opts.IO, opts.Prompter, opts.Yes, fmt.Sprintf("About to delete %s:", plural(len(keys), "key", "keys")), lines); err != nil {
 		return err
 	}
 	ids := make([]string, len(keys))
 	for i, k := range keys {
 		ids[i] = k.ID
 	}
-	if err := st.DeleteKeys(ctx, ids, actor); err != nil {
+	if err := st.DeleteKeys(ctx, ids, opts.Actor); err != nil {
 		return err
 	}
-	f.IO.ErrPrintf("Deleted %s.\n", plural(len(keys), "key", "keys"))
+	opts.IO.ErrPrintf("Deleted %s.\n", plural(len(keys), "key", "keys"))
 	if p.Format != "table" {
-		return writeKeys(p.KeyWriter(f.IO.Out), keys)
+		return writeKeys(p.KeyWriter(opts.IO.Out), keys)
 	}
 	return nil
 }

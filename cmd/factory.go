@@ -1,6 +1,9 @@
-// Package cmd holds apikey's commands: each parses its flags into an Options
-// struct and hands it to a run function that does the work through the store
-// and prints through output. Main maps errors to exit codes in one place.
+// Package cmd holds apikey's commands: each parses its flags, and the
+// settings it reads, into an Options struct, which also holds what its run
+// function uses (streams, a store opener, a clock...) as the Factory makes
+// them. The run function does the work through the store and prints through
+// output, so that a test can call it with fakes. Main maps errors to exit
+// codes in one place.
 package cmd
 
 import (
@@ -12,20 +15,20 @@ import (
 	"github.com/apikeyhq/apikey/internal/apikey"
 	"github.com/apikeyhq/apikey/internal/config"
 	"github.com/apikeyhq/apikey/internal/iostreams"
-	"github.com/apikeyhq/apikey/internal/output"
 	"github.com/apikeyhq/apikey/internal/prompt"
 	"github.com/apikeyhq/apikey/internal/store"
 	"github.com/spf13/pflag"
 )
 
-// Factory hands commands what they need, lazily, so that `apikey version`
-// never reads a config file or opens the database.
+// Factory makes what commands need, lazily, so that `apikey version` never
+// reads a config file or opens the database. NewCmdX copies what its run
+// function uses into its Options.
 type Factory struct {
 	IO  *iostreams.IOStreams
 	Env config.Env
 	Now func() time.Time
 
-	// Prompter asks questions at a terminal; tests replace it.
+	// Prompter asks questions at a terminal.
 	Prompter func() prompt.Prompter
 
 	configFlag string
@@ -69,7 +72,7 @@ func (f *Factory) Config() (*config.Config, error) {
 		return nil, err
 	}
 	for _, w := range cfg.Warnings {
-		f.warn("%s", w)
+		warn(f.IO, "%s", w)
 	}
 	f.cfg = cfg
 	f.IO.SetNeverPrompt(cfg.Bool("no_input"))
@@ -79,18 +82,18 @@ func (f *Factory) Config() (*config.Config, error) {
 
 // Store opens the store once, creating it when it does not exist: for
 // commands that write.
-func (f *Factory) Store(ctx context.Context) (*store.Store, error) {
+func (f *Factory) Store(ctx context.Context) (Store, error) {
 	return f.openStore(ctx)
 }
 
 // ExistingStore opens the store once, and fails when there is none: a
 // command that only reads must not create an empty store where a mistyped
 // --db points, and answer from it as if all were well.
-func (f *Factory) ExistingStore(ctx context.Context) (*store.Store, error) {
+func (f *Factory) ExistingStore(ctx context.Context) (Store, error) {
 	return f.openStore(ctx, store.MustExist())
 }
 
-func (f *Factory) openStore(ctx context.Context, opts ...store.Option) (*store.Store, error) {
+func (f *Factory) openStore(ctx context.Context, opts ...store.Option) (Store, error) {
 	if f.st != nil {
 		return f.st, nil
 	}
@@ -124,19 +127,10 @@ func (f *Factory) Sealer() (*apikey.Sealer, error) {
 	return apikey.ParseMasterKey(mk)
 }
 
-// Printer returns a printer for the given --output value.
-func (f *Factory) Printer(format string) (*output.Printer, error) {
-	ft, err := output.ParseFormat(format)
-	if err != nil {
-		return nil, err
-	}
-	return &output.Printer{Format: ft, Color: f.IO.ColorEnabled(), TTY: f.IO.IsStdoutTTY(), Now: f.Now()}, nil
-}
-
 // warn prints a warning, masked as errors are: a warning may quote what the
 // user wrote, such as a setting's name.
-func (f *Factory) warn(format string, args ...any) {
-	f.IO.ErrPrintf("warning: %s\n", redactSecrets(fmt.Sprintf(format, args...)))
+func warn(ios *iostreams.IOStreams, format string, args ...any) {
+	ios.ErrPrintf("warning: %s\n", redactSecrets(fmt.Sprintf(format, args...)))
 }
 
 // Close releases the store.

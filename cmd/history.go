@@ -2,15 +2,20 @@ package cmd
 
 import (
 	"context"
+	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/iostreams"
 	"github.com/apikeyhq/apikey/internal/store"
 	"github.com/spf13/cobra"
 )
 
 // HistoryOptions are the inputs of `history`.
 type HistoryOptions struct {
-	F       *Factory
+	IO    *iostreams.IOStreams
+	Store func(context.Context) (Store, error)
+	Now   func() time.Time
+
 	Key     string
 	Company string
 	Limit   int
@@ -19,7 +24,7 @@ type HistoryOptions struct {
 
 // NewCmdHistory wires `history`.
 func NewCmdHistory(f *Factory, runF func(context.Context, *HistoryOptions) error) *cobra.Command {
-	opts := &HistoryOptions{F: f}
+	opts := &HistoryOptions{IO: f.IO, Store: f.ExistingStore, Now: f.Now}
 	c := &cobra.Command{
 		Use:   "history [KEY] [--company C] [--limit N]",
 		Short: "Show the audit trail, newest first",
@@ -58,15 +63,14 @@ named by id, id prefix or former name (and a company by any ref it had).`,
 }
 
 func historyRun(ctx context.Context, opts *HistoryOptions) error {
-	f := opts.F
-	p, err := f.Printer(opts.Output)
+	p, err := newPrinter(opts.IO, opts.Output, opts.Now())
 	if err != nil {
 		return err
 	}
 	if opts.Limit < 0 {
 		return apikey.Usagef("invalid limit %d", opts.Limit).WithHint("give a number of events, or 0 for all")
 	}
-	st, err := f.ExistingStore(ctx)
+	st, err := opts.Store(ctx)
 	if err != nil {
 		return err
 	}
@@ -75,8 +79,8 @@ func historyRun(ctx context.Context, opts *HistoryOptions) error {
 		return err
 	}
 	if len(es) == 0 && p.Format == "table" {
-		f.IO.ErrPrintf("No events.\n")
+		opts.IO.ErrPrintf("No events.\n")
 		return nil
 	}
-	return p.Events(f.IO.Out, es)
+	return p.Events(opts.IO.Out, es)
 }

@@ -3,15 +3,20 @@ package cmd
 import (
 	"bufio"
 	"context"
+	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/iostreams"
 	"github.com/apikeyhq/apikey/internal/store"
 	"github.com/spf13/cobra"
 )
 
 // ListOptions are the inputs of `list`.
 type ListOptions struct {
-	F       *Factory
+	IO    *iostreams.IOStreams
+	Store func(context.Context) (Store, error)
+	Now   func() time.Time
+
 	Company string
 	Status  string
 	Search  string
@@ -21,7 +26,7 @@ type ListOptions struct {
 
 // NewCmdList wires `list`.
 func NewCmdList(f *Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
-	opts := &ListOptions{F: f}
+	opts := &ListOptions{IO: f.IO, Store: f.ExistingStore, Now: f.Now}
 	c := &cobra.Command{
 		Use:     "list [--company C] [--status S] [--search TEXT] [--limit N]",
 		Aliases: []string{"ls"},
@@ -56,8 +61,7 @@ of the key id. JSON and CSV stream, so any number of keys can be listed.`,
 }
 
 func listRun(ctx context.Context, opts *ListOptions) error {
-	f := opts.F
-	p, err := f.Printer(opts.Output)
+	p, err := newPrinter(opts.IO, opts.Output, opts.Now())
 	if err != nil {
 		return err
 	}
@@ -70,13 +74,13 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 	if opts.Limit < 0 {
 		return apikey.Usagef("invalid limit %d", opts.Limit).WithHint("give a number of keys, or 0 for all")
 	}
-	st, err := f.ExistingStore(ctx)
+	st, err := opts.Store(ctx)
 	if err != nil {
 		return err
 	}
 	// One write per key would be one system call per key: a list of
 	// 100,000 keys spent more time in them than in encoding.
-	out := bufio.NewWriterSize(f.IO.Out, 64<<10)
+	out := bufio.NewWriterSize(opts.IO.Out, 64<<10)
 	w := p.KeyWriter(out)
 	n := 0
 	err = st.EachKey(ctx, filter, func(k apikey.Key) error {
@@ -88,7 +92,7 @@ func listRun(ctx context.Context, opts *ListOptions) error {
 		return err
 	}
 	if n == 0 && p.Format == "table" {
-		f.IO.ErrPrintf("No keys found.\n")
+		opts.IO.ErrPrintf("No keys found.\n")
 		return nil
 	}
 	if err := w.Close(); err != nil {

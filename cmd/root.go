@@ -3,8 +3,10 @@ package cmd
 import (
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/iostreams"
 	"github.com/apikeyhq/apikey/internal/output"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -127,6 +129,16 @@ Simply type apikey help [path to command] for full details.`,
 // addOutputFlag adds -o/--output to a command that prints records.
 func addOutputFlag(fs *pflag.FlagSet, p *string) {
 	fs.StringVarP(p, "output", "o", string(output.Table), "output format: table, json or csv")
+}
+
+// newPrinter returns a printer for the given --output value, in colour
+// where the streams allow it, with times relative to now.
+func newPrinter(ios *iostreams.IOStreams, format string, now time.Time) (*output.Printer, error) {
+	ft, err := output.ParseFormat(format)
+	if err != nil {
+		return nil, err
+	}
+	return &output.Printer{Format: ft, Color: ios.ColorEnabled(), TTY: ios.IsStdoutTTY(), Now: now}, nil
 }
 
 // filterFlags refuses a filter flag given as an empty value. An empty filter

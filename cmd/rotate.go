@@ -5,13 +5,23 @@ import (
 	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/iostreams"
 	"github.com/apikeyhq/apikey/internal/output"
 	"github.com/spf13/cobra"
 )
 
 // RotateOptions are the inputs of `rotate`.
 type RotateOptions struct {
-	F         *Factory
+	IO     *iostreams.IOStreams
+	Store  func(context.Context) (Store, error)
+	Now    func() time.Time
+	Sealer func() (*apikey.Sealer, error)
+
+	// From the configuration (or the --actor flag).
+	Actor     string
+	KeyPrefix string
+	Snippet   SnippetSettings
+
 	Key       string
 	Company   string
 	Grace     string
@@ -22,7 +32,7 @@ type RotateOptions struct {
 
 // NewCmdRotate wires `rotate`.
 func NewCmdRotate(f *Factory, runF func(context.Context, *RotateOptions) error) *cobra.Command {
-	opts := &RotateOptions{F: f}
+	opts := &RotateOptions{IO: f.IO, Store: f.Store, Now: f.Now, Sealer: f.Sealer}
 	c := &cobra.Command{
 		Use:   "rotate KEY [--grace D]",
 		Short: "Give a key a new secret",
@@ -41,6 +51,11 @@ rotation without --grace leaves no old secret working.`,
 			}
 			opts.Key = args[0]
 			opts.FormatSet = cmd.Flags().Changed("format")
+			cfg, err := f.Config()
+			if err != nil {
+				return err
+			}
+			opts.Actor, opts.KeyPrefix, opts.Snippet = cfg.Get("actor"), cfg.Get("key_prefix"), snippetSettings(cfg)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -58,8 +73,7 @@ rotation without --grace leaves no old secret working.`,
 }
 
 func rotateRun(ctx context.Context, opts *RotateOptions) error {
-	f := opts.F
-	p, err := f.Printer(opts.Output)
+	p, err := newPrinter(opts.IO, opts.Output, opts.Now())
 	if err != nil {
 		return err
 	}
@@ -73,19 +87,11 @@ func rotateRun(ctx context.Context, opts *RotateOptions) error {
 			return err
 		}
 	}
-	cfg, err := f.Config()
+	sealer, err := opts.Sealer()
 	if err != nil {
 		return err
 	}
-	sealer, err := f.Sealer()
-	if err != nil {
-		return err
-	}
-	actor, err := f.Actor()
-	if err != nil {
-		return err
-	}
-	st, err := f.Store(ctx)
+	st, err := opts.Store(ctx)
 	if err != nil {
 		return err
 	}
@@ -93,15 +99,15 @@ func rotateRun(ctx context.Context, opts *RotateOptions) error {
 	if err != nil {
 		return err
 	}
-	secret, material, err := apikey.MintSecret(cfg.Get("key_prefix"), k.ID, sealer)
+	secret, material, err := apikey.MintSecret(opts.KeyPrefix, k.ID, sealer)
 	if err != nil {
 		return err
 	}
-	if k, err = st.RotateKey(ctx, k.ID, material, grace, actor); err != nil {
+	if k, err = st.RotateKey(ctx, k.ID, material, grace, opts.Actor); err != nil {
 		return err
 	}
 	if grace > 0 {
-		f.IO.ErrPrintf("The old secret keeps working until %s.\n", f.Now().Add(grace).UTC().Format(time.RFC3339))
+		opts.IO.ErrPrintf("The old secret keeps working until %s.\n", opts.Now().Add(grace).UTC().Format(time.RFC3339))
 	}
-	return printIssued(f, p, k, secret, format, sealer != nil, "Rotated")
+	return printIssued(opts.IO, p, opts.Snippet.snippet(k, secret), format, sealer != nil, "Rotated")
 }

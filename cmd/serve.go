@@ -2,20 +2,29 @@ package cmd
 
 import (
 	"context"
+	"time"
 
+	"github.com/apikeyhq/apikey/internal/iostreams"
 	"github.com/apikeyhq/apikey/internal/server"
 	"github.com/spf13/cobra"
 )
 
 // ServeOptions are the inputs of `serve`.
 type ServeOptions struct {
-	F    *Factory
-	Addr string // --addr; the effective address also comes from APIKEY_SERVE_ADDR or the config file
+	IO    *iostreams.IOStreams
+	Store func(context.Context) (Store, error)
+	Now   func() time.Time
+
+	// Addr is the effective address: --addr, else serve.addr from the
+	// environment, the config file or its default.
+	Addr          string
+	KeyHeader     string // headers.key
+	CompanyHeader string // headers.company
 }
 
 // NewCmdServe wires `serve`.
 func NewCmdServe(f *Factory, runF func(context.Context, *ServeOptions) error) *cobra.Command {
-	opts := &ServeOptions{F: f}
+	opts := &ServeOptions{IO: f.IO, Store: f.ExistingStore, Now: f.Now}
 	c := &cobra.Command{
 		Use:   "serve [--addr A]",
 		Short: "Answer key checks over HTTP",
@@ -43,37 +52,39 @@ requests under way have finished.`,
   curl -s -H "X-Api-Key: $KEY" http://127.0.0.1:8787/v1/me | jq .company.name`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// --addr is read, as --db and --actor are, through the
+			// configuration, which knows where each value came from.
+			cfg, err := f.Config()
+			if err != nil {
+				return err
+			}
+			opts.Addr, opts.KeyHeader, opts.CompanyHeader = cfg.Get("serve.addr"), cfg.Get("headers.key"), cfg.Get("headers.company")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
 			return serveRun(cmd.Context(), opts)
 		},
 	}
-	c.Flags().StringVar(&opts.Addr, "addr", "", "host:port to listen on (default 127.0.0.1:8787, config serve.addr)")
+	c.Flags().String("addr", "", "host:port to listen on (default 127.0.0.1:8787, config serve.addr)")
 	return c
 }
 
 func serveRun(ctx context.Context, opts *ServeOptions) error {
-	f := opts.F
-	cfg, err := f.Config()
-	if err != nil {
-		return err
-	}
-	st, err := f.ExistingStore(ctx)
+	st, err := opts.Store(ctx)
 	if err != nil {
 		return err
 	}
 	srv := server.New(server.Options{
 		Store:         st,
-		Addr:          cfg.Get("serve.addr"),
-		KeyHeader:     cfg.Get("headers.key"),
-		CompanyHeader: cfg.Get("headers.company"),
-		Log:           f.IO.ErrOut,
-		Now:           f.Now,
+		Addr:          opts.Addr,
+		KeyHeader:     opts.KeyHeader,
+		CompanyHeader: opts.CompanyHeader,
+		Log:           opts.IO.ErrOut,
+		Now:           opts.Now,
 	})
 	if err := srv.Listen(); err != nil {
 		return err
 	}
-	f.IO.ErrPrintf("listening on http://%s\n", srv.Addr())
+	opts.IO.ErrPrintf("listening on http://%s\n", srv.Addr())
 	return srv.Run(ctx)
 }

@@ -2,7 +2,6 @@ package cmd_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,9 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/apikeyhq/apikey/cmd"
-	"github.com/apikeyhq/apikey/internal/iostreams"
 )
 
 // command returns `apikey args` as a process in w's environment: the copy of
@@ -282,19 +278,5 @@ func TestServeSettings(t *testing.T) {
 		if code != tc.code || out != "" || (tc.msg != "" && errOut != tc.msg) || !strings.HasPrefix(errOut, "apikey: ") || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("apikey %s: exit %d, stdout %q, stderr %q", strings.Join(tc.args, " "), code, out, errOut)
 		}
-	}
-}
-
-func TestServeFlags(t *testing.T) {
-	ios, _, _, _ := iostreams.Test()
-	f := cmd.NewFactory(ios, func(string) (string, bool) { return "", false })
-	var got *cmd.ServeOptions
-	c := cmd.NewCmdServe(f, func(_ context.Context, o *cmd.ServeOptions) error { got = o; return nil })
-	c.SetArgs([]string{"--addr", "0.0.0.0:9000"})
-	if err := c.Execute(); err != nil {
-		t.Fatal(err)
-	}
-	if got == nil || got.Addr != "0.0.0.0:9000" {
-		t.Fatalf("options %+v", got)
 	}
 }

@@ -3,15 +3,26 @@ package cmd
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/iostreams"
 	"github.com/apikeyhq/apikey/internal/output"
 	"github.com/spf13/cobra"
 )
 
 // ShowOptions are the inputs of `show`.
 type ShowOptions struct {
-	F       *Factory
+	IO     *iostreams.IOStreams
+	Store  func(context.Context) (Store, error)
+	Now    func() time.Time
+	Sealer func() (*apikey.Sealer, error)
+
+	// From the configuration (or the --actor flag). The actor is recorded
+	// when the secret is revealed.
+	Actor   string
+	Snippet SnippetSettings
+
 	Key     string
 	Company string
 	Reveal  bool
@@ -24,7 +35,7 @@ type ShowOptions struct {
 
 // NewCmdShow wires `show`.
 func NewCmdShow(f *Factory, runF func(context.Context, *ShowOptions) error) *cobra.Command {
-	opts := &ShowOptions{F: f}
+	opts := &ShowOptions{IO: f.IO, Store: f.ExistingStore, Now: f.Now, Sealer: f.Sealer}
 	c := &cobra.Command{
 		Use:   "show KEY [--reveal] [--format F]",
 		Short: "Show a key and its credential snippet",
@@ -50,6 +61,11 @@ JSON document instead (the two cannot be combined).`,
 			}
 			opts.Key = args[0]
 			opts.FormatSet = cmd.Flags().Changed("format")
+			cfg, err := f.Config()
+			if err != nil {
+				return err
+			}
+			opts.Actor, opts.Snippet = cfg.Get("actor"), snippetSettings(cfg)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -67,8 +83,7 @@ JSON document instead (the two cannot be combined).`,
 }
 
 func showRun(ctx context.Context, opts *ShowOptions) error {
-	f := opts.F
-	p, err := f.Printer(opts.Output)
+	p, err := newPrinter(opts.IO, opts.Output, opts.Now())
 	if err != nil {
 		return err
 	}
@@ -76,20 +91,16 @@ func showRun(ctx context.Context, opts *ShowOptions) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := f.Config()
-	if err != nil {
-		return err
-	}
 	var sealer *apikey.Sealer
 	if opts.Reveal {
-		if sealer, err = f.Sealer(); err != nil {
+		if sealer, err = opts.Sealer(); err != nil {
 			return err
 		}
 		if sealer == nil {
 			return apikey.Usagef("cannot reveal the secret: no master key is set").WithHint("only hashes are stored; set " + apikey.MasterKeyEnv + " to the master key the key was created under")
 		}
 	}
-	st, err := f.ExistingStore(ctx)
+	st, err := opts.Store(ctx)
 	if err != nil {
 		return err
 	}
@@ -97,31 +108,27 @@ func showRun(ctx context.Context, opts *ShowOptions) error {
 	if err != nil {
 		return err
 	}
-	sn := output.Snippet{KeyHeader: cfg.Get("headers.key"), CompanyHeader: cfg.Get("headers.company"), Secret: k.Hint, Key: k, APIURL: cfg.Get("api_url")}
+	sn := opts.Snippet.snippet(k, k.Hint)
 	if opts.Reveal {
-		actor, err := f.Actor()
-		if err != nil {
-			return err
-		}
-		sn.Secret, err = st.SealedSecret(ctx, k.ID, actor, func(sealed []byte) (string, error) { return sealer.Open(k.ID, sealed) })
+		sn.Secret, err = st.SealedSecret(ctx, k.ID, opts.Actor, func(sealed []byte) (string, error) { return sealer.Open(k.ID, sealed) })
 		if err != nil {
 			return err
 		}
 		if p.Format != output.Table {
-			return p.IssuedKey(f.IO.Out, k, sn)
+			return p.IssuedKey(opts.IO.Out, k, sn)
 		}
 	}
 	if p.Format != output.Table {
-		return p.Key(f.IO.Out, k)
+		return p.Key(opts.IO.Out, k)
 	}
 	// The fields are for a person reading the terminal. With --format the
 	// snippet is asked for by name, typically to be redirected into a .env
 	// file or piped into jq, so it comes alone.
 	if !opts.FormatSet {
-		if err := p.Key(f.IO.Out, k); err != nil {
+		if err := p.Key(opts.IO.Out, k); err != nil {
 			return err
 		}
-		fmt.Fprintln(f.IO.Out)
+		fmt.Fprintln(opts.IO.Out)
 	}
-	return writeSnippet(f, sn, format)
+	return writeSnippet(opts.IO, sn, format)
 }

@@ -2,8 +2,26 @@ package cmd
 
 import (
 	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/config"
+	"github.com/apikeyhq/apikey/internal/iostreams"
 	"github.com/apikeyhq/apikey/internal/output"
 )
+
+// SnippetSettings are the settings a credential snippet is written with.
+type SnippetSettings struct {
+	KeyHeader     string // headers.key
+	CompanyHeader string // headers.company
+	APIURL        string // api_url, the base URL of curl and http snippets
+}
+
+func snippetSettings(cfg *config.Config) SnippetSettings {
+	return SnippetSettings{KeyHeader: cfg.Get("headers.key"), CompanyHeader: cfg.Get("headers.company"), APIURL: cfg.Get("api_url")}
+}
+
+// snippet is the credential snippet of k with secret (or its hint).
+func (s SnippetSettings) snippet(k apikey.Key, secret string) output.Snippet {
+	return output.Snippet{KeyHeader: s.KeyHeader, CompanyHeader: s.CompanyHeader, Secret: secret, Key: k, APIURL: s.APIURL}
+}
 
 // snippetFormat checks the --format of create, rotate and show against their
 // -o. The snippet is what the table output prints; -o json and -o csv print
@@ -25,9 +43,9 @@ func snippetFormat(p *output.Printer, format string, set bool) (output.SnippetFo
 // writeSnippet prints a credential snippet on standard output. A curl or http
 // snippet without api_url targets a placeholder host, which a user could take
 // for the real one: a warning on stderr says so and how to set it.
-func writeSnippet(f *Factory, sn output.Snippet, format output.SnippetFormat) error {
+func writeSnippet(ios *iostreams.IOStreams, sn output.Snippet, format output.SnippetFormat) error {
 	if output.NeedsURL(format) && sn.APIURL == "" {
-		f.warn("api_url is not set: the snippet targets %s; set APIKEY_API_URL or api_url in the config file", output.PlaceholderAPIURL)
+		warn(ios, "api_url is not set: the snippet targets %s; set APIKEY_API_URL or api_url in the config file", output.PlaceholderAPIURL)
 	}
-	return sn.Write(f.IO.Out, format)
+	return sn.Write(ios.Out, format)
 }

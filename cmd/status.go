@@ -2,8 +2,10 @@ package cmd
 
 import (
 	"context"
+	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/iostreams"
 	"github.com/apikeyhq/apikey/internal/store"
 	"github.com/spf13/cobra"
 )
@@ -39,7 +41,11 @@ var (
 
 // StatusOptions are the inputs of toggle, enable and disable.
 type StatusOptions struct {
-	F       *Factory
+	IO    *iostreams.IOStreams
+	Store func(context.Context) (Store, error)
+	Now   func() time.Time
+	Actor string
+
 	Keys    []string
 	Company string
 	Change  store.StatusChange
@@ -48,7 +54,7 @@ type StatusOptions struct {
 
 // NewCmdStatus wires toggle, enable or disable.
 func NewCmdStatus(f *Factory, v statusVerb, runF func(context.Context, *StatusOptions) error) *cobra.Command {
-	opts := &StatusOptions{F: f, Change: v.change}
+	opts := &StatusOptions{IO: f.IO, Store: f.Store, Now: f.Now, Change: v.change}
 	c := &cobra.Command{
 		Use:     v.use,
 		Short:   v.short,
@@ -60,6 +66,10 @@ func NewCmdStatus(f *Factory, v statusVerb, runF func(context.Context, *StatusOp
 				return err
 			}
 			opts.Keys = args
+			var err error
+			if opts.Actor, err = f.Actor(); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -74,20 +84,15 @@ func NewCmdStatus(f *Factory, v statusVerb, runF func(context.Context, *StatusOp
 }
 
 func statusRun(ctx context.Context, opts *StatusOptions) error {
-	f := opts.F
-	p, err := f.Printer(opts.Output)
+	p, err := newPrinter(opts.IO, opts.Output, opts.Now())
 	if err != nil {
 		return err
 	}
-	actor, err := f.Actor()
+	st, err := opts.Store(ctx)
 	if err != nil {
 		return err
 	}
-	st, err := f.Store(ctx)
-	if err != nil {
-		return err
-	}
-	res, err := st.SetStatus(ctx, opts.Keys, opts.Company, opts.Change, actor)
+	res, err := st.SetStatus(ctx, opts.Keys, opts.Company, opts.Change, opts.Actor)
 	if err != nil {
 		return err
 	}
@@ -95,5 +100,5 @@ func statusRun(ctx context.Context, opts *StatusOptions) error {
 	for i, r := range res {
 		keys[i] = r.Key
 	}
-	return writeKeys(p.KeyWriter(f.IO.Out), keys)
+	return writeKeys(p.KeyWriter(opts.IO.Out), keys)
 }

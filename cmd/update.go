@@ -2,15 +2,21 @@ package cmd
 
 import (
 	"context"
+	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/iostreams"
 	"github.com/apikeyhq/apikey/internal/store"
 	"github.com/spf13/cobra"
 )
 
 // UpdateOptions are the inputs of `update`.
 type UpdateOptions struct {
-	F        *Factory
+	IO    *iostreams.IOStreams
+	Store func(context.Context) (Store, error)
+	Now   func() time.Time
+	Actor string
+
 	Key      string
 	Company  string
 	Name     *string
@@ -23,7 +29,7 @@ type UpdateOptions struct {
 
 // NewCmdUpdate wires `update`.
 func NewCmdUpdate(f *Factory, runF func(context.Context, *UpdateOptions) error) *cobra.Command {
-	opts := &UpdateOptions{F: f}
+	opts := &UpdateOptions{IO: f.IO, Store: f.Store, Now: f.Now}
 	var name string
 	var scopesSet bool
 	c := &cobra.Command{
@@ -55,6 +61,10 @@ not change: use rotate for that.`,
 			if opts.Expires != "" && opts.NoExpiry {
 				return apikey.Usagef("--expires and --no-expiry cannot be used together")
 			}
+			var err error
+			if opts.Actor, err = f.Actor(); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -75,8 +85,7 @@ not change: use rotate for that.`,
 }
 
 func updateRun(ctx context.Context, opts *UpdateOptions) error {
-	f := opts.F
-	p, err := f.Printer(opts.Output)
+	p, err := newPrinter(opts.IO, opts.Output, opts.Now())
 	if err != nil {
 		return err
 	}
@@ -87,7 +96,7 @@ func updateRun(ctx context.Context, opts *UpdateOptions) error {
 		}
 	}
 	if opts.Expires != "" {
-		t, err := apikey.ParseExpiry(opts.Expires, f.Now())
+		t, err := apikey.ParseExpiry(opts.Expires, opts.Now())
 		if err != nil {
 			return err
 		}
@@ -109,17 +118,13 @@ func updateRun(ctx context.Context, opts *UpdateOptions) error {
 			return err
 		}
 	}
-	actor, err := f.Actor()
+	st, err := opts.Store(ctx)
 	if err != nil {
 		return err
 	}
-	st, err := f.Store(ctx)
+	k, err := st.UpdateKey(ctx, opts.Key, opts.Company, u, opts.Actor)
 	if err != nil {
 		return err
 	}
-	k, err := st.UpdateKey(ctx, opts.Key, opts.Company, u, actor)
-	if err != nil {
-		return err
-	}
-	return p.Key(f.IO.Out, k)
+	return p.Key(opts.IO.Out, k)
 }

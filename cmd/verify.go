@@ -7,8 +7,10 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/iostreams"
 	"github.com/apikeyhq/apikey/internal/output"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -20,14 +22,20 @@ const KeyEnv = "APIKEY_KEY"
 
 // VerifyOptions are the inputs of `verify`.
 type VerifyOptions struct {
-	F       *Factory
-	Company string
-	Output  string
+	IO    *iostreams.IOStreams
+	Store func(context.Context) (Store, error)
+	Now   func() time.Time
+
+	// EnvSecret is the value of APIKEY_KEY: the secret, when set; else it is
+	// read from IO.In.
+	EnvSecret string
+	Company   string
+	Output    string
 }
 
 // NewCmdVerify wires `verify`.
 func NewCmdVerify(f *Factory, runF func(context.Context, *VerifyOptions) error) *cobra.Command {
-	opts := &VerifyOptions{F: f}
+	opts := &VerifyOptions{IO: f.IO, Store: f.ExistingStore, Now: f.Now}
 	c := &cobra.Command{
 		Use:   "verify [--company C]",
 		Short: "Check a presented key",
@@ -48,6 +56,7 @@ inactive, expired, missing_key). Verification never writes to the database.`,
 			if err := filterFlags(cmd, "company"); err != nil {
 				return err
 			}
+			opts.EnvSecret, _ = f.Env(KeyEnv)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -61,14 +70,14 @@ inactive, expired, missing_key). Verification never writes to the database.`,
 
 // readSecret takes the secret from APIKEY_KEY, else the first line of
 // standard input (without echo at a terminal).
-func readSecret(f *Factory) (string, error) {
-	if v, ok := f.Env(KeyEnv); ok && v != "" {
-		return strings.TrimSpace(v), nil
+func readSecret(ios *iostreams.IOStreams, envSecret string) (string, error) {
+	if envSecret != "" {
+		return strings.TrimSpace(envSecret), nil
 	}
-	if file, ok := f.IO.In.(*os.File); ok && term.IsTerminal(int(file.Fd())) {
-		f.IO.ErrPrintf("Key: ")
+	if file, ok := ios.In.(*os.File); ok && term.IsTerminal(int(file.Fd())) {
+		ios.ErrPrintf("Key: ")
 		b, err := term.ReadPassword(int(file.Fd()))
-		f.IO.ErrPrintf("\n")
+		ios.ErrPrintf("\n")
 		if err != nil {
 			return "", apikey.Runtimef("cannot read the key: %v", err)
 		}
@@ -76,7 +85,7 @@ func readSecret(f *Factory) (string, error) {
 	}
 	// Read a bounded first line: a secret is short, and a huge input must not
 	// be held in memory.
-	r := bufio.NewReaderSize(io.LimitReader(f.IO.In, 4096), 4096)
+	r := bufio.NewReaderSize(io.LimitReader(ios.In, 4096), 4096)
 	line, err := r.ReadString('\n')
 	if err != nil && err != io.EOF {
 		return "", apikey.Runtimef("cannot read the key from standard input: %v", err)
@@ -85,16 +94,15 @@ func readSecret(f *Factory) (string, error) {
 }
 
 func verifyRun(ctx context.Context, opts *VerifyOptions) error {
-	f := opts.F
-	p, err := f.Printer(opts.Output)
+	p, err := newPrinter(opts.IO, opts.Output, opts.Now())
 	if err != nil {
 		return err
 	}
-	secret, err := readSecret(f)
+	secret, err := readSecret(opts.IO, opts.EnvSecret)
 	if err != nil {
 		return err
 	}
-	now := f.Now()
+	now := opts.Now()
 	reason := apikey.ReasonNone
 	var key apikey.Key
 	switch {
@@ -103,7 +111,7 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 	case apikey.CheckSecret(secret) != nil:
 		reason = apikey.ReasonMalformed
 	default:
-		st, err := f.ExistingStore(ctx)
+		st, err := opts.Store(ctx)
 		if err != nil {
 			return err
 		}
@@ -122,7 +130,7 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 			reason = apikey.Judge(pres.Key, pres.SecretExpiresAt, companyID, now)
 		}
 	}
-	return printVerdict(f, p, key, reason)
+	return printVerdict(opts.IO, p, key, reason)
 }
 
 // claimedCompany resolves --company to the one company it names, as every
@@ -143,7 +151,7 @@ func claimedCompany(ctx context.Context, st interface {
 	return c.ID, err == nil, err
 }
 
-func printVerdict(f *Factory, p *output.Printer, k apikey.Key, reason apikey.Reason) error {
+func printVerdict(ios *iostreams.IOStreams, p *output.Printer, k apikey.Key, reason apikey.Reason) error {
 	v := output.VerifyJSON{Valid: reason == apikey.ReasonNone, Reason: string(reason)}
 	if v.Valid {
 		kv := output.KeyView(k, p.Now)
@@ -151,12 +159,12 @@ func printVerdict(f *Factory, p *output.Printer, k apikey.Key, reason apikey.Rea
 	}
 	switch p.Format {
 	case output.JSON:
-		if err := output.WriteJSON(f.IO.Out, v); err != nil {
+		if err := output.WriteJSON(ios.Out, v); err != nil {
 			return err
 		}
 	case output.CSV:
 		if v.Valid {
-			if err := writeKeys(p.KeyWriter(f.IO.Out), []apikey.Key{k}); err != nil {
+			if err := writeKeys(p.KeyWriter(ios.Out), []apikey.Key{k}); err != nil {
 				return err
 			}
 		}
@@ -166,12 +174,12 @@ func printVerdict(f *Factory, p *output.Printer, k apikey.Key, reason apikey.Rea
 			if k.Company.Ref != "" {
 				company += " (" + k.Company.Ref + ")"
 			}
-			fmt.Fprintf(f.IO.Out, "valid: key %q (%s) of %s, company id %s\n", k.Name, k.ID, company, k.Company.ID)
+			fmt.Fprintf(ios.Out, "valid: key %q (%s) of %s, company id %s\n", k.Name, k.ID, company, k.Company.ID)
 		}
 	}
 	if v.Valid {
 		return nil
 	}
-	f.IO.ErrPrintf("apikey: key is not valid: %s\n", reason)
+	ios.ErrPrintf("apikey: key is not valid: %s\n", reason)
 	return silentError{code: ExitInvalid}
 }
