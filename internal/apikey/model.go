@@ -57,6 +57,11 @@ type Key struct {
 	ExpiresAt  *time.Time
 	LastUsedAt *time.Time
 	Sealed     bool // a sealed copy of the current secret is stored
+	RateLimit  string   // canonical N/s, N/m or N/h (RateLimit.String); "" for none
+	AllowedIPs []string // canonical CIDRs (ParseAllowedIPs); empty: any address
+	// Legacy is set on a key imported from another system: its secret is
+	// not of apikey's format, and a rotation gives it one that is.
+	Legacy bool
 }
 
 // Expired reports whether the key's expiry has passed at now.

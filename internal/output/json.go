@@ -49,6 +49,9 @@ type KeyJSON struct {
 	UpdatedAt  time.Time         `json:"updated_at"`
 	ExpiresAt  *time.Time        `json:"expires_at"`
 	LastUsedAt *time.Time        `json:"last_used_at"`
+	RateLimit  *string           `json:"rate_limit"`
+	AllowedIPs []string          `json:"allowed_ips"`
+	Legacy     bool              `json:"legacy"`
 }
 
 // IssuedKeyJSON is a key with its secret, printed once by create and rotate
@@ -125,12 +128,21 @@ func keyView(k apikey.Key, now time.Time) KeyJSON {
 	if meta == nil {
 		meta = map[string]string{}
 	}
+	ips := k.AllowedIPs
+	if ips == nil {
+		ips = []string{}
+	}
+	var rate *string
+	if k.RateLimit != "" {
+		rate = &k.RateLimit
+	}
 	return KeyJSON{
 		ID: k.ID, Name: k.Name, Status: k.EffectiveStatus(now),
 		Company: CompanyRefJSON{ID: k.Company.ID, Name: k.Company.Name},
 		Hint:    k.Hint, Scopes: scopes, Metadata: meta,
 		CreatedAt: utc(k.CreatedAt), CreatedBy: k.CreatedBy, UpdatedAt: utc(k.UpdatedAt),
 		ExpiresAt: utcPtr(k.ExpiresAt), LastUsedAt: utcPtr(k.LastUsedAt),
+		RateLimit: rate, AllowedIPs: ips, Legacy: k.Legacy,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"sort"
+	"strconv"
 	"time"
 	"unicode/utf8"
 )
@@ -80,24 +81,27 @@ func appendKeyJSON(dst []byte, v *KeyJSON, prefix string) ([]byte, error) {
 	field(1, "hint")
 	str(v.Hint)
 	dst = append(dst, ',')
-	field(1, "scopes")
-	switch {
-	case v.Scopes == nil:
-		dst = append(dst, "null"...)
-	case len(v.Scopes) == 0:
-		dst = append(dst, "[]"...)
-	default:
-		dst = append(dst, '[')
-		for i, s := range v.Scopes {
-			if i > 0 {
-				dst = append(dst, ',')
+	list := func(l []string) {
+		switch {
+		case l == nil:
+			dst = append(dst, "null"...)
+		case len(l) == 0:
+			dst = append(dst, "[]"...)
+		default:
+			dst = append(dst, '[')
+			for i, s := range l {
+				if i > 0 {
+					dst = append(dst, ',')
+				}
+				nl(2)
+				str(s)
 			}
-			nl(2)
-			str(s)
+			nl(1)
+			dst = append(dst, ']')
 		}
-		nl(1)
-		dst = append(dst, ']')
 	}
+	field(1, "scopes")
+	list(v.Scopes)
 	dst = append(dst, ',')
 	field(1, "metadata")
 	switch {
@@ -133,6 +137,15 @@ func appendKeyJSON(dst []byte, v *KeyJSON, prefix string) ([]byte, error) {
 	dst = append(dst, ',')
 	field(1, "last_used_at")
 	when(v.LastUsedAt)
+	dst = append(dst, ',')
+	field(1, "rate_limit")
+	optStr(v.RateLimit)
+	dst = append(dst, ',')
+	field(1, "allowed_ips")
+	list(v.AllowedIPs)
+	dst = append(dst, ',')
+	field(1, "legacy")
+	dst = strconv.AppendBool(dst, v.Legacy)
 	nl(0)
 	dst = append(dst, '}')
 	return dst, nil
@@ -154,6 +167,14 @@ func plainKey(v *KeyJSON) bool {
 		if !plain(k) || !plain(s) {
 			return false
 		}
+	}
+	for _, s := range v.AllowedIPs {
+		if !plain(s) {
+			return false
+		}
+	}
+	if v.RateLimit != nil && !plain(*v.RateLimit) {
+		return false
 	}
 	return plainTime(&v.CreatedAt) && plainTime(&v.UpdatedAt) && plainTime(v.ExpiresAt) && plainTime(v.LastUsedAt)
 }

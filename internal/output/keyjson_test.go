@@ -55,6 +55,12 @@ func keyJSONCases() []KeyJSON {
 		with(func(k *KeyJSON) { k.CreatedAt, k.UpdatedAt = nanos, nanos }),
 		with(func(k *KeyJSON) { k.LastUsedAt = &zoned }),
 		with(func(k *KeyJSON) { k.ExpiresAt = &far }),
+		with(func(k *KeyJSON) {
+			rate := "100/m"
+			k.RateLimit, k.AllowedIPs, k.Legacy = &rate, []string{"203.0.113.7/32", "2001:db8::/32"}, true
+		}),
+		with(func(k *KeyJSON) { k.AllowedIPs = []string{} }),
+		with(func(k *KeyJSON) { r := "1\"/s"; k.RateLimit, k.AllowedIPs = &r, []string{"x\ny"} }),
 	}
 }
 

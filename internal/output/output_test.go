@@ -194,7 +194,7 @@ func TestJSONShapes(t *testing.T) {
 		"company": map[string]any{"id": "8e1b9361-31c7-438b-b070-e02d6f805200", "name": `O'Brien "Quoted" Ltd`, "ref": nil},
 		"hint":    "ak_3f9Q…d9x2", "scopes": []any{}, "metadata": map[string]any{},
 		"created_at": "2026-03-01T08:30:15Z", "created_by": "tester", "updated_at": "2026-03-01T08:30:15Z",
-		"expires_at": nil, "last_used_at": nil,
+		"expires_at": nil, "last_used_at": nil, "rate_limit": nil, "allowed_ips": []any{}, "legacy": false,
 	}
 	if !reflect.DeepEqual(k, want) {
 		t.Errorf("key JSON\n%v\nwant\n%v", k, want)
@@ -285,7 +285,7 @@ func TestCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 2 || strings.Join(rows[0], ",") != "id,name,status,company,company_id,company_ref,hint,scopes,metadata,created_at,created_by,updated_at,expires_at,last_used_at" {
+	if len(rows) != 2 || strings.Join(rows[0], ",") != "id,name,status,company,company_id,company_ref,hint,scopes,metadata,created_at,created_by,updated_at,expires_at,last_used_at,rate_limit,allowed_ips,legacy" {
 		t.Fatalf("rows %q", rows)
 	}
 	r := rows[1]

@@ -157,7 +157,7 @@ func (j *jsonKeys) Write(k apikey.Key) error {
 
 func (j *jsonKeys) Close() error { return j.a.close() }
 
-var keyCSV = []string{"id", "name", "status", "company", "company_id", "company_ref", "hint", "scopes", "metadata", "created_at", "created_by", "updated_at", "expires_at", "last_used_at"}
+var keyCSV = []string{"id", "name", "status", "company", "company_id", "company_ref", "hint", "scopes", "metadata", "created_at", "created_by", "updated_at", "expires_at", "last_used_at", "rate_limit", "allowed_ips", "legacy"}
 
 type csvKeys struct {
 	p *Printer
@@ -172,7 +172,7 @@ func (p *Printer) keyRow(k apikey.Key) []string {
 	meta, _ := json.Marshal(nonNilMap(k.Metadata))
 	return []string{k.ID, k.Name, string(k.EffectiveStatus(p.Now)), k.Company.Name, k.Company.ID, k.Company.Ref, k.Hint,
 		strings.Join(k.Scopes, " "), string(meta), p.timeCSV(&k.CreatedAt), k.CreatedBy, p.timeCSV(&k.UpdatedAt),
-		p.timeCSV(k.ExpiresAt), p.timeCSV(k.LastUsedAt)}
+		p.timeCSV(k.ExpiresAt), p.timeCSV(k.LastUsedAt), k.RateLimit, strings.Join(k.AllowedIPs, " "), strconv.FormatBool(k.Legacy)}
 }
 
 func nonNilMap(m map[string]string) map[string]string {
@@ -238,7 +238,7 @@ func (p *Printer) keyFields(k apikey.Key) [][2]string {
 		}
 		meta = strings.Join(names, ", ")
 	}
-	return [][2]string{
+	rows := [][2]string{
 		{"ID", k.ID},
 		{"Name", k.Name},
 		{"Status", p.status(k.EffectiveStatus(p.Now))},
@@ -251,7 +251,21 @@ func (p *Printer) keyFields(k apikey.Key) [][2]string {
 		{"Updated", p.whenDetail(&k.UpdatedAt)},
 		{"Expires", p.whenDetail(k.ExpiresAt)},
 		{"Last used", p.whenDetail(k.LastUsedAt)},
+		{"Rate limit", orDash(k.RateLimit)},
+		{"Allowed IPs", orDash(strings.Join(k.AllowedIPs, ", "))},
 	}
+	if k.Legacy {
+		// Only when set: most keys are apikey's own.
+		rows = append(rows, [2]string{"Legacy", "yes: imported from another system; rotate it to give it an apikey secret"})
+	}
+	return rows
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // Events prints the audit trail.

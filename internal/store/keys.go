@@ -20,6 +20,9 @@ type NewKey struct {
 	Scopes        []string
 	Metadata      map[string]string
 	ExpiresAt     *time.Time
+	RateLimit     string   // N/s, N/m or N/h; "" for none
+	AllowedIPs    []string // addresses or CIDRs; empty: any address
+	Legacy        bool     // imported from another system
 	Secret        apikey.SecretMaterial
 	Actor         string
 }
@@ -27,11 +30,12 @@ type NewKey struct {
 // CreateKey stores a key and its secret and records key.create (and
 // company.create when it made the company).
 func (s *Store) CreateKey(ctx context.Context, n NewKey) (apikey.Key, error) {
-	if err := checkNewKey(n); err != nil {
+	n, err := checkNewKey(n)
+	if err != nil {
 		return apikey.Key{}, err
 	}
 	var k apikey.Key
-	err := s.eng.Write(ctx, func(tx engine.Tx) error {
+	err = s.eng.Write(ctx, func(tx engine.Tx) error {
 		var err error
 		k, err = newKeyBatch(tx).add(ctx, n, s.clock())
 		return err
@@ -44,8 +48,9 @@ func (s *Store) CreateKey(ctx context.Context, n NewKey) (apikey.Key, error) {
 // costs one commit per batch rather than one per key. When one key is
 // refused, none is stored.
 func (s *Store) CreateKeys(ctx context.Context, keys []NewKey) error {
-	for _, n := range keys {
-		if err := checkNewKey(n); err != nil {
+	for i, n := range keys {
+		var err error
+		if keys[i], err = checkNewKey(n); err != nil {
 			return err
 		}
 	}
@@ -60,20 +65,30 @@ func (s *Store) CreateKeys(ctx context.Context, keys []NewKey) error {
 	})
 }
 
-func checkNewKey(n NewKey) error {
+// checkNewKey validates a new key and returns it with its limits in their
+// canonical form.
+func checkNewKey(n NewKey) (NewKey, error) {
 	if err := apikey.ValidateKeyName(n.Name); err != nil {
-		return err
+		return n, err
 	}
 	if err := apikey.ValidateScopes(n.Scopes); err != nil {
-		return err
+		return n, err
 	}
 	if len(n.Metadata) > apikey.MaxMeta {
-		return apikey.Usagef("too many metadata entries (%d)", len(n.Metadata))
+		return n, apikey.Usagef("too many metadata entries (%d)", len(n.Metadata))
 	}
 	if n.Status != apikey.StatusActive && n.Status != apikey.StatusInactive {
-		return apikey.Usagef("invalid status %q", n.Status)
+		return n, apikey.Usagef("invalid status %q", n.Status)
 	}
-	return nil
+	rl, err := apikey.ParseRateLimit(n.RateLimit)
+	if err != nil {
+		return n, err
+	}
+	n.RateLimit = rl.String()
+	if n.AllowedIPs, err = apikey.ParseAllowedIPs(n.AllowedIPs); err != nil {
+		return n, err
+	}
+	return n, nil
 }
 
 // keyBatch adds keys within one transaction, remembering the companies it
@@ -124,6 +139,7 @@ func (b *keyBatch) add(ctx context.Context, n NewKey, now time.Time) (apikey.Key
 		ID: n.ID, Company: apikey.CompanyRef{ID: c.ID, Name: c.Name, Ref: c.Ref}, Name: n.Name, Status: n.Status,
 		Hint: n.Secret.Hint, Scopes: scopes, Metadata: meta, CreatedAt: now, CreatedBy: n.Actor, UpdatedAt: now,
 		ExpiresAt: expires, Sealed: n.Secret.Sealed != nil,
+		RateLimit: n.RateLimit, AllowedIPs: n.AllowedIPs, Legacy: n.Legacy,
 	}
 	if err := tx.InsertKey(ctx, k); err != nil {
 		return k, err
@@ -137,6 +153,15 @@ func (b *keyBatch) add(ctx context.Context, n NewKey, now time.Time) (apikey.Key
 	}
 	if len(n.Scopes) > 0 {
 		details["scopes"] = n.Scopes
+	}
+	if n.RateLimit != "" {
+		details["rate_limit"] = n.RateLimit
+	}
+	if len(n.AllowedIPs) > 0 {
+		details["allowed_ips"] = n.AllowedIPs
+	}
+	if n.Legacy {
+		details["legacy"] = true
 	}
 	return k, addEvent(ctx, tx, now, n.Actor, apikey.ActionKeyCreate, &k.Company, &apikey.KeyRef{ID: k.ID, Name: k.Name}, details)
 }
@@ -282,6 +307,8 @@ type KeyUpdate struct {
 	ClearExpiry bool
 	Scopes      []string          // replaces the scopes when not nil
 	Metadata    map[string]string // merged; an empty value removes the entry
+	RateLimit   *string           // N/s, N/m or N/h; "" removes the limit
+	AllowedIPs  []string          // replaces the allowlist when not nil; empty: any address
 }
 
 // UpdateKey changes a key and records key.update with what changed, from
@@ -349,6 +376,26 @@ func (s *Store) UpdateKey(ctx context.Context, ref, company string, u KeyUpdate,
 				k.Metadata = merged
 			}
 		}
+		if u.RateLimit != nil {
+			rl, err := apikey.ParseRateLimit(*u.RateLimit)
+			if err != nil {
+				return err
+			}
+			if to := rl.String(); to != k.RateLimit {
+				details["rate_limit"] = map[string]any{"from": nullIfEmpty(k.RateLimit), "to": nullIfEmpty(to)}
+				k.RateLimit = to
+			}
+		}
+		if u.AllowedIPs != nil {
+			ips, err := apikey.ParseAllowedIPs(u.AllowedIPs)
+			if err != nil {
+				return err
+			}
+			if !slices.Equal(ips, k.AllowedIPs) {
+				details["allowed_ips"] = map[string]any{"from": k.AllowedIPs, "to": ips}
+				k.AllowedIPs = ips
+			}
+		}
 		if len(details) == 0 {
 			return nil
 		}
@@ -360,6 +407,13 @@ func (s *Store) UpdateKey(ctx context.Context, ref, company string, u KeyUpdate,
 		return addEvent(ctx, tx, now, actor, apikey.ActionKeyUpdate, &k.Company, &apikey.KeyRef{ID: k.ID, Name: k.Name}, details)
 	})
 	return k, err
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 func sameMap(a, b map[string]string) bool {

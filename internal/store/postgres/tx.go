@@ -118,7 +118,7 @@ func (t *tx) DeleteCompany(ctx context.Context, id string) error {
 
 // keyColumns are the columns of a key read with its company (keyFrom).
 const keyColumns = `k.id, k.name, k.status, k.hint, k.scopes, k.metadata, k.created_at, k.created_by, k.updated_at, k.expires_at, k.last_used_at,
-	c.id, c.name, coalesce(c.ref, ''), k.sealed`
+	c.id, c.name, coalesce(c.ref, ''), k.sealed, coalesce(k.rate_limit, ''), k.allowed_ips, k.legacy`
 
 const keyFrom = ` FROM keys k JOIN companies c ON c.id = k.company_id `
 
@@ -134,14 +134,14 @@ func newKeyRow() *keyRow {
 	r := &keyRow{}
 	k := &r.k
 	r.dest = []any{&k.ID, &k.Name, &r.status, &k.Hint, &k.Scopes, &k.Metadata, &k.CreatedAt, &k.CreatedBy, &k.UpdatedAt, &k.ExpiresAt, &k.LastUsedAt,
-		&k.Company.ID, &k.Company.Name, &k.Company.Ref, &k.Sealed}
+		&k.Company.ID, &k.Company.Name, &k.Company.Ref, &k.Sealed, &k.RateLimit, &k.AllowedIPs, &k.Legacy}
 	return r
 }
 
 // scan reads one row. Scan sets every destination (a NULL time to nil, the
 // lists afresh), so nothing of the previous row remains.
 func (r *keyRow) scan(row pgx.Row) (apikey.Key, error) {
-	r.k.Scopes, r.k.Metadata = nil, nil
+	r.k.Scopes, r.k.Metadata, r.k.AllowedIPs = nil, nil, nil
 	if err := row.Scan(r.dest...); err != nil {
 		return apikey.Key{}, err
 	}
@@ -154,6 +154,9 @@ func (r *keyRow) scan(row pgx.Row) (apikey.Key, error) {
 	}
 	if k.Metadata == nil {
 		k.Metadata = map[string]string{}
+	}
+	if k.AllowedIPs == nil {
+		k.AllowedIPs = []string{}
 	}
 	return k, nil
 }
@@ -205,16 +208,19 @@ func (t *tx) KeyNamed(ctx context.Context, companyID, name string) (string, bool
 }
 
 func (t *tx) InsertKey(ctx context.Context, k apikey.Key) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO keys (id, company_id, name, name_key, status, hint, scopes, metadata, created_at, created_by, updated_at, expires_at, sealed)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+	_, err := t.tx.Exec(ctx, `INSERT INTO keys (id, company_id, name, name_key, status, hint, scopes, metadata, created_at, created_by, updated_at, expires_at, sealed,
+		rate_limit, allowed_ips, legacy)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		k.ID, k.Company.ID, k.Name, apikey.Fold(k.Name), string(k.Status), k.Hint, jsonText(orEmptyList(k.Scopes)), jsonText(orEmptyMap(k.Metadata)),
-		k.CreatedAt, k.CreatedBy, k.UpdatedAt, k.ExpiresAt, k.Sealed)
+		k.CreatedAt, k.CreatedBy, k.UpdatedAt, k.ExpiresAt, k.Sealed, nullText(k.RateLimit), jsonText(orEmptyList(k.AllowedIPs)), k.Legacy)
 	return err
 }
 
 func (t *tx) UpdateKey(ctx context.Context, k apikey.Key) error {
-	_, err := t.tx.Exec(ctx, `UPDATE keys SET name = $1, name_key = $2, status = $3, hint = $4, scopes = $5, metadata = $6, updated_at = $7, expires_at = $8, sealed = $9 WHERE id = $10`,
-		k.Name, apikey.Fold(k.Name), string(k.Status), k.Hint, jsonText(orEmptyList(k.Scopes)), jsonText(orEmptyMap(k.Metadata)), k.UpdatedAt, k.ExpiresAt, k.Sealed, k.ID)
+	_, err := t.tx.Exec(ctx, `UPDATE keys SET name = $1, name_key = $2, status = $3, hint = $4, scopes = $5, metadata = $6, updated_at = $7, expires_at = $8, sealed = $9,
+		rate_limit = $10, allowed_ips = $11, legacy = $12 WHERE id = $13`,
+		k.Name, apikey.Fold(k.Name), string(k.Status), k.Hint, jsonText(orEmptyList(k.Scopes)), jsonText(orEmptyMap(k.Metadata)), k.UpdatedAt, k.ExpiresAt, k.Sealed,
+		nullText(k.RateLimit), jsonText(orEmptyList(k.AllowedIPs)), k.Legacy, k.ID)
 	return err
 }
 

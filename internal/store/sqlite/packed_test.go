@@ -134,12 +134,12 @@ func TestEachKeyReadsAwkwardRowsAsKeyDoes(t *testing.T) {
 
 func TestUnpackRefusesWhatPackDoesNotMake(t *testing.T) {
 	r := newKeyRow(false)
-	good := strings.Join([]string{"a", "b", "c", "d", "[]", "{}", "e", "f", "g", "\x1e", "\x1dh", "i", "1"}, "\x1f")
+	good := strings.Join([]string{"a", "b", "c", "d", "[]", "{}", "e", "f", "g", "\x1e", "\x1dh", "i", "1", "\x1d100/m", `["10.0.0.0/8"]`, "1"}, "\x1f")
 	if !r.unpack(good) {
 		t.Fatalf("unpack(%q) = false", good)
 	}
-	if r.expires.Valid || !r.lastUsed.Valid || r.lastUsed.String != "h" || !r.k.Sealed {
-		t.Errorf("unpack(%q) read expires %+v, last used %+v, sealed %v", good, r.expires, r.lastUsed, r.k.Sealed)
+	if r.expires.Valid || !r.lastUsed.Valid || r.lastUsed.String != "h" || !r.k.Sealed || r.rate.String != "100/m" || r.ips != `["10.0.0.0/8"]` || !r.k.Legacy {
+		t.Errorf("unpack(%q) read expires %+v, last used %+v, sealed %v, rate %+v, ips %q, legacy %v", good, r.expires, r.lastUsed, r.k.Sealed, r.rate, r.ips, r.k.Legacy)
 	}
 	for _, p := range []string{"", good + "\x1fx", good[:len(good)-2], "a", strings.Replace(good, "\x1e", "h", 1),
 		strings.Replace(good, "\x1e", "", 1), strings.TrimSuffix(good, "1") + "2", strings.TrimSuffix(good, "1")} {

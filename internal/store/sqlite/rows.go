@@ -11,7 +11,7 @@ import (
 
 // keyColumns are the columns of a key read with its company (keyFrom).
 const keyColumns = `k.id, k.name, k.status, k.hint, k.scopes, k.metadata, k.created_at, k.created_by, k.updated_at, k.expires_at, k.last_used_at,
-	c.id, c.name, c.ref, k.sealed`
+	c.id, c.name, c.ref, k.sealed, k.rate_limit, k.allowed_ips, k.legacy`
 
 const keyFrom = ` FROM keys k JOIN companies c ON c.id = k.company_id `
 
@@ -20,16 +20,16 @@ const keyFrom = ` FROM keys k JOIN companies c ON c.id = k.company_id `
 var listColumns = strings.Join(listColumnNames, ", ")
 
 var listColumnNames = []string{"k.id", "k.name", "k.status", "k.hint", "k.scopes", "k.metadata", "k.created_at", "k.created_by", "k.updated_at", "k.expires_at", "k.last_used_at",
-	"k.company_id", "k.sealed"}
+	"k.company_id", "k.sealed", "k.rate_limit", "k.allowed_ips", "k.legacy"}
 
 // keyRow is what a row of keyColumns or listColumns is scanned into. Reused
 // from row to row, it spares a list the allocation of every destination on
 // every row.
 type keyRow struct {
-	k                                           apikey.Key
-	status, scopes, meta, created, updated, cid string
-	expires, lastUsed, ref                      sql.NullString
-	dest                                        []any
+	k                                                apikey.Key
+	status, scopes, meta, created, updated, cid, ips string
+	expires, lastUsed, ref, rate                     sql.NullString
+	dest                                             []any
 }
 
 // newKeyRow returns a keyRow for keyColumns (withCompany) or listColumns.
@@ -41,7 +41,7 @@ func newKeyRow(withCompany bool) *keyRow {
 	} else {
 		r.dest = append(r.dest, &r.cid)
 	}
-	r.dest = append(r.dest, &r.k.Sealed)
+	r.dest = append(r.dest, &r.k.Sealed, &r.rate, &r.ips, &r.k.Legacy)
 	return r
 }
 
@@ -62,6 +62,7 @@ func (r *keyRow) key() apikey.Key {
 	k.CreatedAt, k.UpdatedAt = parseTime(r.created), parseTime(r.updated)
 	k.ExpiresAt, k.LastUsedAt = parseTimePtr(r.expires), parseTimePtr(r.lastUsed)
 	k.Scopes, k.Metadata = parseList(r.scopes), parseMap(r.meta)
+	k.RateLimit, k.AllowedIPs = r.rate.String, parseList(r.ips)
 	return k
 }
 

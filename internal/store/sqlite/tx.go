@@ -200,15 +200,19 @@ func (t *tx) KeyNamed(ctx context.Context, companyID, name string) (string, bool
 }
 
 func (t *tx) InsertKey(ctx context.Context, k apikey.Key) error {
-	return t.exec(ctx, `INSERT INTO keys (id, company_id, name, name_key, status, hint, scopes, metadata, created_at, created_by, updated_at, expires_at, sealed)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	return t.exec(ctx, `INSERT INTO keys (id, company_id, name, name_key, status, hint, scopes, metadata, created_at, created_by, updated_at, expires_at, sealed,
+		rate_limit, allowed_ips, legacy)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.Company.ID, k.Name, apikey.Fold(k.Name), string(k.Status), k.Hint, jsonList(k.Scopes), jsonMap(k.Metadata),
-		fmtTime(k.CreatedAt), k.CreatedBy, fmtTime(k.UpdatedAt), fmtTimePtr(k.ExpiresAt), k.Sealed)
+		fmtTime(k.CreatedAt), k.CreatedBy, fmtTime(k.UpdatedAt), fmtTimePtr(k.ExpiresAt), k.Sealed,
+		nullString(k.RateLimit), jsonList(k.AllowedIPs), k.Legacy)
 }
 
 func (t *tx) UpdateKey(ctx context.Context, k apikey.Key) error {
-	return t.exec(ctx, `UPDATE keys SET name = ?, name_key = ?, status = ?, hint = ?, scopes = ?, metadata = ?, updated_at = ?, expires_at = ?, sealed = ? WHERE id = ?`,
-		k.Name, apikey.Fold(k.Name), string(k.Status), k.Hint, jsonList(k.Scopes), jsonMap(k.Metadata), fmtTime(k.UpdatedAt), fmtTimePtr(k.ExpiresAt), k.Sealed, k.ID)
+	return t.exec(ctx, `UPDATE keys SET name = ?, name_key = ?, status = ?, hint = ?, scopes = ?, metadata = ?, updated_at = ?, expires_at = ?, sealed = ?,
+		rate_limit = ?, allowed_ips = ?, legacy = ? WHERE id = ?`,
+		k.Name, apikey.Fold(k.Name), string(k.Status), k.Hint, jsonList(k.Scopes), jsonMap(k.Metadata), fmtTime(k.UpdatedAt), fmtTimePtr(k.ExpiresAt), k.Sealed,
+		nullString(k.RateLimit), jsonList(k.AllowedIPs), k.Legacy, k.ID)
 }
 
 func (t *tx) DeleteKey(ctx context.Context, id string) error {

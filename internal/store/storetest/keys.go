@@ -3,7 +3,9 @@ package storetest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,7 +27,7 @@ func testCreateKey(t *testing.T, h Harness) {
 	want := apikey.Key{
 		ID: k.ID, Company: apikey.CompanyRef{ID: acme.ID, Name: "Acme", Ref: "ACME-1"}, Name: "billing",
 		Status: apikey.StatusInactive, Hint: apikey.HintOf(secret), Scopes: []string{"invoices:read"},
-		Metadata: map[string]string{"shop": "x"}, CreatedAt: f.now, CreatedBy: "tester", UpdatedAt: f.now, ExpiresAt: &exp,
+		Metadata: map[string]string{"shop": "x"}, CreatedAt: f.now, CreatedBy: "tester", UpdatedAt: f.now, ExpiresAt: &exp, AllowedIPs: []string{},
 	}
 	if !reflect.DeepEqual(k, want) {
 		t.Errorf("CreateKey =\n%+v\nwant\n%+v", k, want)
@@ -920,4 +922,78 @@ func jsonOf(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// testLimitsAndLegacy stores a key's rate limit and allowlist in canonical
+// form, reads them back through every read, changes and clears them with
+// the change recorded, refuses bad ones, and keeps the legacy mark.
+func testLimitsAndLegacy(t *testing.T, h Harness) {
+	f := newFixture(t, h)
+	f.company("Acme", "")
+	k, secret := f.key("Acme", "limited", "", func(n *store.NewKey) {
+		n.RateLimit = "100/m"
+		n.AllowedIPs = []string{"203.0.113.7", "10.1.2.3/8", "::ffff:192.0.2.1", "203.0.113.7/32"}
+		n.Legacy = true
+	})
+	wantIPs := []string{"203.0.113.7/32", "10.0.0.0/8", "192.0.2.1/32"}
+	check := func(what string, got apikey.Key, rate string, ips []string) {
+		t.Helper()
+		if got.RateLimit != rate || !slices.Equal(got.AllowedIPs, ips) || got.AllowedIPs == nil || !got.Legacy {
+			t.Errorf("%s: rate %q, ips %q, legacy %v; want %q, %q, true", what, got.RateLimit, got.AllowedIPs, got.Legacy, rate, ips)
+		}
+	}
+	check("CreateKey", k, "100/m", wantIPs)
+	got, err := f.st.Key(ctx, k.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("Key", got, "100/m", wantIPs)
+	p, found, err := f.st.LookupSecret(ctx, apikey.HashSecret(secret))
+	if err != nil || !found {
+		t.Fatal(found, err)
+	}
+	check("LookupSecret", p.Key, "100/m", wantIPs)
+	check("EachKey", f.keys(store.KeyFilter{})[0], "100/m", wantIPs)
+	e := f.events(store.EventFilter{Limit: 1})[0]
+	if e.Details["rate_limit"] != "100/m" || fmt.Sprint(e.Details["allowed_ips"]) != fmt.Sprint(wantIPs) || e.Details["legacy"] != true {
+		t.Errorf("key.create details %v", e.Details)
+	}
+
+	// Changed, then cleared, each recorded from and to.
+	rate := "5/s"
+	k, err = f.st.UpdateKey(ctx, k.ID, "", store.KeyUpdate{RateLimit: &rate, AllowedIPs: []string{"2001:db8::1"}}, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("UpdateKey", k, "5/s", []string{"2001:db8::1/128"})
+	e = f.events(store.EventFilter{Limit: 1})[0]
+	if fmt.Sprint(e.Details["rate_limit"]) != "map[from:100/m to:5/s]" || fmt.Sprint(e.Details["allowed_ips"]) != "map[from:[203.0.113.7/32 10.0.0.0/8 192.0.2.1/32] to:[2001:db8::1/128]]" {
+		t.Errorf("key.update details %v", e.Details)
+	}
+	none := ""
+	k, err = f.st.UpdateKey(ctx, k.ID, "", store.KeyUpdate{RateLimit: &none, AllowedIPs: []string{}}, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("cleared", k, "", []string{})
+	got, _ = f.st.Key(ctx, k.ID, "")
+	check("cleared, read back", got, "", []string{})
+	before := f.lastChange()
+	if _, err := f.st.UpdateKey(ctx, k.ID, "", store.KeyUpdate{RateLimit: &none, AllowedIPs: []string{}}, "t"); err != nil || f.lastChange() != before {
+		t.Errorf("clearing what is clear recorded an event (%v)", err)
+	}
+
+	// Bad values: a usage error, nothing stored.
+	bad := "100/d"
+	_, err = f.st.UpdateKey(ctx, k.ID, "", store.KeyUpdate{RateLimit: &bad}, "t")
+	wantKind(t, "bad rate", err, apikey.KindUsage, "invalid rate limit")
+	_, err = f.st.UpdateKey(ctx, k.ID, "", store.KeyUpdate{AllowedIPs: []string{"10.0.0.0/33"}}, "t")
+	wantKind(t, "bad cidr", err, apikey.KindUsage, "invalid address or CIDR")
+	id := newID()
+	_, m, _ := apikey.MintSecret("ak", id, nil)
+	_, err = f.st.CreateKey(ctx, store.NewKey{ID: id, Company: "Acme", Name: "bad", Status: apikey.StatusActive, Secret: m, Actor: "t", RateLimit: "0/s"})
+	wantKind(t, "bad new rate", err, apikey.KindUsage, "invalid rate limit")
+	if f.lastChange() != before {
+		t.Error("a refused change recorded an event")
+	}
 }

@@ -74,6 +74,7 @@ var tests = []struct {
 	{"SealedFollowsTheCurrentSecret", testSealedFollowsTheCurrentSecret},
 	{"DeleteKeysAndTheTrail", testDeleteKeysAndTheTrail},
 	{"TouchKeys", testTouchKeys},
+	{"LimitsAndLegacy", testLimitsAndLegacy},
 	// The trail.
 	{"Events", testEvents},
 	{"EventsAfter", testEventsAfter},
