@@ -56,7 +56,7 @@ type Key struct {
 	UpdatedAt  time.Time
 	ExpiresAt  *time.Time
 	LastUsedAt *time.Time
-	Sealed     bool // a sealed copy of the current secret is stored
+	Sealed     bool     // a sealed copy of the current secret is stored
 	RateLimit  string   // canonical N/s, N/m or N/h (RateLimit.String); "" for none
 	AllowedIPs []string // canonical CIDRs (ParseAllowedIPs); empty: any address
 	// Legacy is set on a key imported from another system: its secret is

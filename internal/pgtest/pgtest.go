@@ -324,3 +324,13 @@ func Stop() {
 		current.cluster.stop()
 	}
 }
+
+// SchemaOf returns the schema that a URL of Schema or New names, "" for
+// none.
+func SchemaOf(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	return u.Query().Get("search_path")
+}

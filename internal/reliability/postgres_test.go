@@ -188,7 +188,7 @@ func TestPostgresServersFollowChanges(t *testing.T) {
 	defer admin.Close(ctx)
 	killListeners := func() int {
 		var n int
-		if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, postgres.ListenerName).Scan(&n); err != nil {
+		if err := admin.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, postgres.ListenerName(pgtest.SchemaOf(db))).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n

@@ -81,7 +81,7 @@ func TestPostgresPollsWhenNotificationsStop(t *testing.T) {
 	defer conn.Close(ctx)
 	kill := func() int {
 		var n int
-		err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, postgres.ListenerName).Scan(&n)
+		err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, postgres.ListenerName(pgtest.SchemaOf(db))).Scan(&n)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,9 +11,16 @@ import (
 // the payload names the store's schema (migrations/0001_init.sql).
 const channel = "apikey_changes"
 
-// ListenerName is the application_name of the connection that listens, so
-// that an operator (or a test) can find it in pg_stat_activity.
-const ListenerName = "apikey-listen"
+// ListenerName is the application_name of the connection that listens for
+// the store in schema, so that an operator (or a test) can find it in
+// pg_stat_activity: "apikey-listen apikey".
+func ListenerName(schema string) string {
+	name := "apikey-listen " + schema
+	if len(name) > 63 { // PostgreSQL's limit; it would cut it anyway
+		name = name[:63]
+	}
+	return name
+}
 
 // Listen calls changed after every change committed to this store, from a
 // connection of its own, until ctx is done. When that connection is lost it
@@ -23,7 +30,7 @@ const ListenerName = "apikey-listen"
 // change by a poll interval, never loses it.
 func (e *Engine) Listen(ctx context.Context, changed func(), up func(bool)) {
 	cfg := e.pool.Config().ConnConfig.Copy()
-	cfg.RuntimeParams["application_name"] = ListenerName
+	cfg.RuntimeParams["application_name"] = ListenerName(e.schema)
 	backoff := 100 * time.Millisecond
 	wasUp := true
 	for ctx.Err() == nil {
