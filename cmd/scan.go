@@ -56,7 +56,7 @@ was found. Scanning needs no store: without one, the keys are unknown.
 Exit status 0: nothing found; 6: secrets found; 1: nothing found, but a file
 could not be read.`,
 		Example: `  apikey scan
-  git diff --cached -U0 | apikey scan -
+  git diff --cached -U0 | grep '^+' | apikey scan -
   git log -p | apikey scan - -o json | jq -r '.[] | "\(.path):\(.line) \(.key.name // "unknown")"'
   apikey scan . -o sarif > apikey.sarif
   apikey scan /var/log/app --disable --yes`,
