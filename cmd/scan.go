@@ -54,7 +54,7 @@ confirmation (--yes without a terminal), and the history records where each
 was found. Scanning needs no store: without one, the keys are unknown.
 
 Exit status 0: nothing found; 6: secrets found; 1: nothing found, but a file
-could not be read.`,
+could not be read; 2: a bad flag or PATH, or --disable not confirmed.`,
 		Example: `  apikey scan
   git diff --cached -U0 | grep '^+' | apikey scan -
   git log -p | apikey scan - -o json | jq -r '.[] | "\(.path):\(.line) \(.key.name // "unknown")"'
