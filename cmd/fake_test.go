@@ -60,7 +60,7 @@ func (s strictStore) Keys(context.Context, []string, string) ([]apikey.Key, erro
 	return nil, s.unexpected("Keys")
 }
 
-func (s strictStore) SetStatus(context.Context, []string, string, store.StatusChange, string) ([]store.StatusResult, error) {
+func (s strictStore) SetStatus(context.Context, []string, string, store.StatusChange, string, ...store.StatusOption) ([]store.StatusResult, error) {
 	return nil, s.unexpected("SetStatus")
 }
 

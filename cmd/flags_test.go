@@ -299,6 +299,13 @@ func TestVerifyFlags(t *testing.T) {
 	refused(t, NewCmdVerify, "--company must not be empty", "--company", "")
 }
 
+func TestScanFlags(t *testing.T) {
+	o := mustParse(t, testFactory(t, map[string]string{"APIKEY_ACTOR": "alice"}), NewCmdScan, "src", "-", "--disable", "-y", "-o", "sarif")
+	wantInputs(t, o, ScanOptions{Actor: "alice", Paths: []string{"src", "-"}, Disable: true, Yes: true, Output: "sarif"})
+	o = mustParse(t, testFactory(t, nil), NewCmdScan)
+	wantInputs(t, o, ScanOptions{Actor: "tester", Paths: []string{}, Output: "table"})
+}
+
 func TestServeFlags(t *testing.T) {
 	env := map[string]string{"APIKEY_SERVE_ADDR": "127.0.0.1:9001", "APIKEY_HEADERS_KEY": "X-Token"}
 	o := mustParse(t, testFactory(t, env), NewCmdServe, "--addr", "0.0.0.0:9000")
@@ -379,6 +386,7 @@ func TestStoreOpeners(t *testing.T) {
 		{"company show", false, func(t *testing.T, f *Factory) any { return mustParse(t, f, NewCmdCompanyShow, "c") }},
 		{"verify", false, func(t *testing.T, f *Factory) any { return mustParse(t, f, NewCmdVerify) }},
 		{"serve", false, func(t *testing.T, f *Factory) any { return mustParse(t, f, NewCmdServe) }},
+		{"scan", false, func(t *testing.T, f *Factory) any { return mustParse(t, f, NewCmdScan) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := filepath.Join(t.TempDir(), "apikey.db")

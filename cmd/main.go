@@ -22,6 +22,7 @@ const (
 	ExitNotFound = 3
 	ExitInvalid  = 4
 	ExitConflict = 5
+	ExitLeaked   = 6 // scan found secrets
 )
 
 // Main runs apikey with the process's arguments and streams and returns its

@@ -86,6 +86,40 @@ func TestTerminal(t *testing.T) {
 		h.keyCount(0)
 	})
 
+	t.Run("scan --disable asks, and disables on yes", func(t *testing.T) {
+		h := newPtyHome(t, bin)
+		var k struct{ ID, Key string }
+		if err := json.Unmarshal(h.run("create", "--company", "Acme", "--create-company", "--name", "billing sync", "-o", "json"), &k); err != nil {
+			t.Fatal(err)
+		}
+		leak := filepath.Join(t.TempDir(), "app.env")
+		if err := os.WriteFile(leak, []byte("API_KEY="+k.Key+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s := h.start(nil, "scan", leak, "--disable")
+		s.expect(`About to disable 1 key whose secrets were found`)
+		s.expect(`billing sync`)
+		s.expect(`Are you sure\?`)
+		s.send(keyEnter) // the default is No
+		s.expect(`not confirmed: nothing was disabled`)
+		s.expectExit(2)
+		if k := h.onlyKey(); k.Status != "active" {
+			t.Errorf("a refusal changed the key: %+v", k)
+		}
+		s = h.start(nil, "scan", leak, "--disable")
+		s.expect(`Are you sure\?`)
+		s.send(keyLeft) // from No to Yes
+		s.send(keyEnter)
+		s.expect(`Disabled 1 key`)
+		s.expectExit(6)
+		if k := h.onlyKey(); k.Status != "inactive" {
+			t.Errorf("not disabled: %+v", k)
+		}
+		if strings.Contains(s.text(), k.Key) {
+			t.Error("the secret was shown")
+		}
+	})
+
 	t.Run("no-input never prompts", func(t *testing.T) {
 		for _, tc := range []struct {
 			name string

@@ -78,7 +78,7 @@ trail, and answers whether a presented key is valid (verify, serve).`,
 		c.GroupID = "companies"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{NewCmdVerify(f, nil), NewCmdServe(f, nil)} {
+	for _, c := range []*cobra.Command{NewCmdVerify(f, nil), NewCmdServe(f, nil), NewCmdScan(f, nil)} {
 		c.GroupID = "verify"
 		root.AddCommand(c)
 	}

@@ -237,7 +237,7 @@ type statusStore struct {
 	actor   string
 }
 
-func (s *statusStore) SetStatus(_ context.Context, refs []string, company string, change store.StatusChange, actor string) ([]store.StatusResult, error) {
+func (s *statusStore) SetStatus(_ context.Context, refs []string, company string, change store.StatusChange, actor string, _ ...store.StatusOption) ([]store.StatusResult, error) {
 	s.refs, s.company, s.change, s.actor = refs, company, change, actor
 	k := billing
 	k.Status = apikey.StatusInactive

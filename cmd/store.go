@@ -23,7 +23,7 @@ type Store interface {
 	EachKey(ctx context.Context, f store.KeyFilter, fn func(apikey.Key) error) error
 	Key(ctx context.Context, ref, company string) (apikey.Key, error)
 	Keys(ctx context.Context, refs []string, company string) ([]apikey.Key, error)
-	SetStatus(ctx context.Context, refs []string, company string, change store.StatusChange, actor string) ([]store.StatusResult, error)
+	SetStatus(ctx context.Context, refs []string, company string, change store.StatusChange, actor string, opts ...store.StatusOption) ([]store.StatusResult, error)
 	UpdateKey(ctx context.Context, ref, company string, u store.KeyUpdate, actor string) (apikey.Key, error)
 	RotateKey(ctx context.Context, keyID string, m apikey.SecretMaterial, grace time.Duration, actor string) (apikey.Key, error)
 	DeleteKeys(ctx context.Context, ids []string, actor string) error

@@ -85,7 +85,11 @@ func realShapes(t *testing.T) map[string][]byte {
 		"verify-valid":   output.VerifyJSON{Valid: true, Key: &kv},
 		"verify-invalid": output.VerifyJSON{Valid: false, Reason: string(apikey.ReasonInactive)},
 		"config":         cfg.Values(),
-		"snippet":        sn.Headers(),
+		"finding": []output.FindingJSON{output.FindingView(output.Finding{
+			Path: "config/app.env", Line: 12, Column: 9, Length: 49, Hint: k.Hint, Fingerprint: "5b0c",
+			Key: &k, SecretExpiresAt: &later, Disabled: true,
+		}, now)},
+		"snippet": sn.Headers(),
 	}
 	out := map[string][]byte{}
 	for name, v := range docs {

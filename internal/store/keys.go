@@ -251,11 +251,29 @@ type StatusResult struct {
 	Changed bool
 }
 
+// StatusOption changes what SetStatus records.
+type StatusOption func(*statusOptions)
+
+type statusOptions struct {
+	details func(apikey.Key) map[string]any
+}
+
+// WithDetails has SetStatus record details(k) in the event of each key k
+// that it changes (scan records where it found the key's secret). A nil
+// map records no details, as without the option.
+func WithDetails(details func(apikey.Key) map[string]any) StatusOption {
+	return func(o *statusOptions) { o.details = details }
+}
+
 // SetStatus enables, disables or toggles the referenced keys in one
 // transaction: when one reference is unknown, none changes. Two admins
 // toggling one key at once toggle it twice, one after the other: each
 // reads the status the other wrote.
-func (s *Store) SetStatus(ctx context.Context, refs []string, company string, change StatusChange, actor string) ([]StatusResult, error) {
+func (s *Store) SetStatus(ctx context.Context, refs []string, company string, change StatusChange, actor string, opts ...StatusOption) ([]StatusResult, error) {
+	var o statusOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	var out []StatusResult
 	err := s.eng.Write(ctx, func(tx engine.Tx) error {
 		out = nil
@@ -290,7 +308,11 @@ func (s *Store) SetStatus(ctx context.Context, refs []string, company string, ch
 			if want == apikey.StatusInactive {
 				action = apikey.ActionKeyDisable
 			}
-			if err := addEvent(ctx, tx, now, actor, action, &k.Company, &apikey.KeyRef{ID: k.ID, Name: k.Name}, nil); err != nil {
+			var details map[string]any
+			if o.details != nil {
+				details = o.details(k)
+			}
+			if err := addEvent(ctx, tx, now, actor, action, &k.Company, &apikey.KeyRef{ID: k.ID, Name: k.Name}, details); err != nil {
 				return err
 			}
 			out = append(out, StatusResult{Key: k, Changed: true})

@@ -54,6 +54,10 @@ func WithCacheSize(bytes int64) Option { return func(o *options) { o.cacheSize =
 // it as if all were well.
 func MustExist() Option { return func(o *options) { o.mustExist = true } }
 
+// ErrNoStore is the cause of Open's error, with MustExist, when there is no
+// store where db points: errors.Is(err, store.ErrNoStore).
+var ErrNoStore = engine.ErrNoStore
+
 // IsPostgres reports whether a --db value names a PostgreSQL store.
 func IsPostgres(db string) bool {
 	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")

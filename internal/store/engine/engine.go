@@ -13,10 +13,17 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
 )
+
+// ErrNoStore is the cause of the error an engine opened with MustExist
+// returns when there is no store where it was pointed, so that a command
+// for which no store means "no keys known" (scan) can tell it from a
+// failure.
+var ErrNoStore = errors.New("no apikey store")
 
 // MaxCandidates bounds how many matches a reference query returns: enough
 // to tell one from several and to list a few in an "ambiguous" error.

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -89,7 +90,7 @@ func TestRefusals(t *testing.T) {
 	t.Run("no store, for a reader", func(t *testing.T) {
 		url := pgtest.New(t)
 		_, err := store.Open(ctx, url, store.MustExist())
-		if apikey.KindOf(err) != apikey.KindRuntime || !strings.Contains(err.Error(), "holds no apikey store") {
+		if apikey.KindOf(err) != apikey.KindRuntime || !strings.Contains(err.Error(), "holds no apikey store") || !errors.Is(err, store.ErrNoStore) {
 			t.Errorf("open: %v", err)
 		}
 		var tables int

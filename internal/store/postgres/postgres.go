@@ -174,7 +174,9 @@ func (e *Engine) migrate(ctx context.Context, mustExist bool) error {
 		}
 	}
 	if mustExist {
-		return apikey.Runtimef("%s holds no apikey store", e.where).WithHint("check --db or APIKEY_DB; a command that writes (company create, create) makes a new one")
+		none := apikey.Runtimef("%s holds no apikey store", e.where).WithHint("check --db or APIKEY_DB; a command that writes (company create, create) makes a new one")
+		none.Err = engine.ErrNoStore
+		return none
 	}
 	return e.translate(pgx.BeginTxFunc(ctx, e.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('apikey.migrate.' || current_schema(), 0))`); err != nil {

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"bytes"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -200,6 +201,9 @@ func TestOpenMustExist(t *testing.T) {
 			continue
 		}
 		wantKind(t, "Open("+path+", MustExist)", err, apikey.KindRuntime, "database "+path+" does not exist")
+		if !errors.Is(err, store.ErrNoStore) {
+			t.Errorf("Open(%q, MustExist): %v is not store.ErrNoStore", path, err)
+		}
 		unchanged(t, "Open("+path+", MustExist)", path, before)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "no")); err == nil {

@@ -284,7 +284,9 @@ func prepareFile(ctx context.Context, name, path string, mustExist bool) (fresh 
 }
 
 func notExist(name string) error {
-	return apikey.Runtimef("database %s does not exist", name).WithHint("check --db or APIKEY_DB; a command that writes (company create, create) makes a new one")
+	e := apikey.Runtimef("database %s does not exist", name).WithHint("check --db or APIKEY_DB; a command that writes (company create, create) makes a new one")
+	e.Err = engine.ErrNoStore
+	return e
 }
 
 func foreignError(name string) error {

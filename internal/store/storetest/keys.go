@@ -562,6 +562,45 @@ func testSetStatus(t *testing.T, h Harness) {
 	}
 }
 
+// testSetStatusWithDetails: scan disables the keys whose secrets it found,
+// and each key.disable event says where; a key left as it was records
+// nothing.
+func testSetStatusWithDetails(t *testing.T, h Harness) {
+	f := newFixture(t, h)
+	f.company("Acme", "")
+	one, _ := f.key("Acme", "one", "")
+	two, _ := f.key("Acme", "two", "", func(n *store.NewKey) { n.Status = apikey.StatusInactive })
+	before := f.lastChange()
+	var asked []string
+	res, err := f.st.SetStatus(ctx, []string{one.ID, two.ID}, "", store.Disable, "scanner",
+		store.WithDetails(func(k apikey.Key) map[string]any {
+			asked = append(asked, k.Name)
+			return map[string]any{"found_in": "config/" + k.Name + ".env:3", "findings": 2}
+		}))
+	if err != nil || len(res) != 2 || !res[0].Changed || res[1].Changed || res[0].Key.Status != apikey.StatusInactive {
+		t.Fatalf("disable: %+v, %v", res, err)
+	}
+	if len(asked) != 1 || asked[0] != "one" {
+		t.Errorf("details were asked of %q, want only the key that changed", asked)
+	}
+	es := f.eventsAfter(before)
+	if len(es) != 1 || es[0].Action != apikey.ActionKeyDisable || es[0].Key.ID != one.ID || es[0].Actor != "scanner" {
+		t.Fatalf("events %v", actions(es))
+	}
+	d := es[0].Details
+	if d["found_in"] != "config/one.env:3" || fmt.Sprint(d["findings"]) != "2" || len(d) != 2 {
+		t.Errorf("details %v", d)
+	}
+	// A nil map records no details, as SetStatus without the option does.
+	_, err = f.st.SetStatus(ctx, []string{one.ID}, "", store.Enable, "t", store.WithDetails(func(apikey.Key) map[string]any { return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es := f.events(store.EventFilter{Limit: 1}); es[0].Action != apikey.ActionKeyEnable || len(es[0].Details) != 0 {
+		t.Errorf("enable recorded %+v", es[0])
+	}
+}
+
 func testUpdateKey(t *testing.T, h Harness) {
 	f := newFixture(t, h)
 	f.company("Acme", "")

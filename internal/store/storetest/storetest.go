@@ -68,6 +68,7 @@ var tests = []struct {
 	{"KeyReferences", testKeyReferences},
 	{"KeyReferencesByName", testKeyReferencesByName},
 	{"SetStatus", testSetStatus},
+	{"SetStatusWithDetails", testSetStatusWithDetails},
 	{"UpdateKey", testUpdateKey},
 	{"RotateKeyAndGrace", testRotateKeyAndGrace},
 	{"SealedSecret", testSealedSecret},
