@@ -22,6 +22,7 @@ var (
 	notAllowedBody  = `{"error":"method_not_allowed"}` + "\n"
 	unavailableBody = `{"error":"unavailable"}` + "\n"
 	healthyBody     = `{"status":"ok"}` + "\n"
+	degradedBody    = `{"status":"degraded"}` + "\n"
 	unhealthyBody   = `{"status":"unavailable"}` + "\n"
 
 	jsonType        = []string{"application/json"}
@@ -97,6 +98,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.inHandler(r)
 	}
 	var o outcome
+	endpoint, check := endpointOther, false
 	path := r.URL.Path
 	if strings.HasPrefix(path, "/v1/auth/") {
 		// Envoy's ext_authz appends the client's path to its path prefix.
@@ -104,30 +106,75 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch path {
 	case "/v1/me":
+		endpoint = endpointMe
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header()["Allow"] = getOnly
 			o.status = answer(w, http.StatusMethodNotAllowed, notAllowedBody)
 			break
 		}
+		check = true
 		o = s.authenticate(w, r, start, false)
 	case "/v1/auth":
 		// Gateways forward the client's method, whatever it is.
+		endpoint, check = endpointAuth, true
 		o = s.authenticate(w, r, start, true)
 	case "/healthz":
+		endpoint = endpointHealth
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header()["Allow"] = getOnly
 			o.status = answer(w, http.StatusMethodNotAllowed, notAllowedBody)
 			break
 		}
-		if s.storeDown.Load() {
-			o.status = answer(w, http.StatusServiceUnavailable, unhealthyBody)
-		} else {
-			o.status = answer(w, http.StatusOK, healthyBody)
+		o.status = s.healthz(w)
+	case "/metrics":
+		if s.metrics == nil {
+			o.status = answer(w, http.StatusNotFound, notFoundBody)
+			break
 		}
+		endpoint = endpointMetrics
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header()["Allow"] = getOnly
+			o.status = answer(w, http.StatusMethodNotAllowed, notAllowedBody)
+			break
+		}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		s.metrics.handler.ServeHTTP(sw, r)
+		o.status = sw.status
 	default:
 		o.status = answer(w, http.StatusNotFound, notFoundBody)
 	}
-	s.log.request(r, o, start, time.Since(start))
+	d := time.Since(start)
+	if o.err != nil {
+		s.metrics.storeError(opLookup)
+	}
+	s.metrics.request(endpoint, o, d, check)
+	s.log.request(r, o, start, d)
+}
+
+// healthz answers /healthz: 200 ok; 200 degraded while the store cannot be
+// read but the cache may still answer (within serve.stale_for), so that a
+// load balancer keeps a server that answers most checks; 503 unavailable
+// once every check that needs the store fails.
+func (s *Server) healthz(w http.ResponseWriter) int {
+	switch s.health() {
+	case healthDegraded:
+		return answer(w, http.StatusOK, degradedBody)
+	case healthUnavailable:
+		return answer(w, http.StatusServiceUnavailable, unhealthyBody)
+	}
+	return answer(w, http.StatusOK, healthyBody)
+}
+
+// statusWriter remembers the status of an answer written by another
+// handler (promhttp's), for the log and the metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
 }
 
 func answer(w http.ResponseWriter, status int, body string) int {

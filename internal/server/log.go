@@ -4,26 +4,32 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"log"
+	"log/slog"
+	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
 
-// requestLog writes one logfmt line per request. Lines are buffered and
-// written at least every logFlushInterval, so that logging costs a request
-// an append under a lock, not a system call. A line never holds a secret or
-// a header: only the method, the path (with long segments redacted), the
-// status, the reason of a refusal, the key id once known and the duration.
-type requestLog struct {
-	mu  sync.Mutex
-	w   *bufio.Writer // nil: logging is off
-	err error         // the first write error; logging stops after it
+// Formats of the log.
+const (
+	LogText = "text" // slog's TextHandler: logfmt, key=value
+	LogJSON = "json" // slog's JSONHandler: one JSON object a line
+)
 
-	// The time of a line to the second is formatted once a second.
-	second int64
-	stamp  []byte
+// serverLog is the server's log, through log/slog: one line per request at
+// info (warn for a 5xx, the server's own failure), and lines about the
+// server itself. Lines are buffered and written at least every
+// logFlushInterval, so that logging costs a request an append under a lock,
+// not a system call. A request line never holds a secret or a header: only
+// the method, the path (with long segments redacted), the status, the reason
+// of a refusal, the key id once known and the duration.
+type serverLog struct {
+	out    *logBuffer   // nil: logging is off
+	h      slog.Handler // what requests are logged through
+	logger *slog.Logger // what the server's own lines are logged through
 }
 
 const (
@@ -37,118 +43,119 @@ const (
 	maxLoggedVerb  = 16
 )
 
-func newRequestLog(w io.Writer) *requestLog {
+// newServerLog logs to w in format (LogText or LogJSON) the lines of level
+// and above; nothing when w is nil or io.Discard.
+func newServerLog(w io.Writer, format string, level slog.Level) *serverLog {
 	if w == nil || w == io.Discard {
-		return &requestLog{}
+		return &serverLog{h: slog.DiscardHandler, logger: slog.New(slog.DiscardHandler)}
 	}
-	return &requestLog{w: bufio.NewWriterSize(w, logBufferSize)}
+	out := &logBuffer{w: bufio.NewWriterSize(w, logBufferSize)}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler
+	if format == LogJSON {
+		h = slog.NewJSONHandler(out, opts)
+	} else {
+		h = slog.NewTextHandler(out, opts)
+	}
+	h = utcHandler{h}
+	return &serverLog{out: out, h: h, logger: slog.New(h)}
 }
 
-func (l *requestLog) request(r *http.Request, o outcome, start time.Time, d time.Duration) {
-	if l.w == nil {
+// request logs one request. The line is built by hand into a slog.Record,
+// rather than through Logger.LogAttrs, to carry the time the request came
+// in: at most five attributes, which a Record holds without allocating, for
+// an accepted request.
+func (l *serverLog) request(r *http.Request, o outcome, start time.Time, d time.Duration) {
+	if l.out == nil {
 		return
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.err != nil {
+	level := slog.LevelInfo
+	if o.status >= 500 {
+		level = slog.LevelWarn
+	}
+	ctx := context.Background()
+	if !l.h.Enabled(ctx, level) {
 		return
 	}
-	b := l.w.AvailableBuffer()
-	b = l.appendTime(b, start)
-	b = append(b, " method="...)
-	b = appendValue(b, truncate(r.Method, maxLoggedVerb))
-	b = append(b, " path="...)
-	b = appendValue(b, redactPath(r.URL.Path))
-	b = append(b, " status="...)
-	b = strconv.AppendInt(b, int64(o.status), 10)
+	rec := slog.NewRecord(start, level, "request", 0)
+	rec.AddAttrs(
+		slog.String("method", truncate(r.Method, maxLoggedVerb)),
+		slog.String("path", redactPath(r.URL.Path)),
+		slog.Int("status", o.status),
+	)
 	if o.reason != "" {
-		b = append(b, " reason="...)
-		b = append(b, o.reason...)
+		rec.AddAttrs(slog.String("reason", string(o.reason)))
 	}
 	if o.keyID != "" {
-		b = append(b, " key="...)
-		b = append(b, o.keyID...)
+		rec.AddAttrs(slog.String("key", o.keyID))
 	}
-	b = append(b, " duration_ms="...)
-	b = strconv.AppendFloat(b, float64(d)/float64(time.Millisecond), 'f', 3, 64)
+	// Milliseconds to the microsecond, as a number that neither format
+	// writes with an exponent.
+	rec.AddAttrs(slog.Float64("duration_ms", math.Round(float64(d)/float64(time.Microsecond))/1000))
 	if o.err != nil {
-		b = append(b, " error="...)
-		b = strconv.AppendQuote(b, o.err.Error())
+		rec.AddAttrs(slog.String("error", o.err.Error()))
 	}
-	b = append(b, '\n')
-	_, l.err = l.w.Write(b)
+	_ = l.h.Handle(ctx, rec)
 }
 
-// message logs a line about the server itself.
-func (l *requestLog) message(msg string) {
-	if l.w == nil {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.err != nil {
-		return
-	}
-	b := l.w.AvailableBuffer()
-	b = l.appendTime(b, time.Now())
-	b = append(b, " msg="...)
-	b = strconv.AppendQuote(b, strings.TrimSpace(msg))
-	b = append(b, '\n')
-	_, l.err = l.w.Write(b)
-}
+// errorLog takes net/http's own complaints (a panicking handler, a failed
+// accept) into the log, at warn.
+func (l *serverLog) errorLog() *log.Logger { return slog.NewLogLogger(l.h, slog.LevelWarn) }
 
-func (l *requestLog) flush() {
-	if l.w == nil {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.err == nil {
-		l.err = l.w.Flush()
+func (l *serverLog) flush() {
+	if l.out != nil {
+		l.out.flush()
 	}
 }
 
-func (l *requestLog) flushLoop(ctx context.Context) {
-	if l.w == nil {
+func (l *serverLog) flushLoop(ctx context.Context) {
+	if l.out == nil {
 		return
 	}
 	every(ctx, logFlushInterval, l.flush)
 }
 
-// errorLogWriter takes net/http's own complaints (a panicking handler, a
-// failed accept) into the request log.
-type errorLogWriter struct{ l *requestLog }
+// logBuffer is what the slog handler writes to: a buffer that the flush loop
+// empties, under a lock of its own since the loop writes it out while
+// requests add to it.
+type logBuffer struct {
+	mu  sync.Mutex
+	w   *bufio.Writer
+	err error // the first write error; logging stops after it
+}
 
-func (w errorLogWriter) Write(p []byte) (int, error) {
-	w.l.message(string(p))
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err == nil {
+		_, b.err = b.w.Write(p)
+	}
 	return len(p), nil
 }
 
-// appendTime appends time=<t in UTC, to the millisecond>. l.mu is held.
-func (l *requestLog) appendTime(b []byte, t time.Time) []byte {
-	t = t.UTC()
-	if sec := t.Unix(); sec != l.second || l.stamp == nil {
-		l.second = sec
-		l.stamp = t.AppendFormat(l.stamp[:0], "2006-01-02T15:04:05.")
+func (b *logBuffer) flush() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err == nil {
+		b.err = b.w.Flush()
 	}
-	b = append(b, "time="...)
-	b = append(b, l.stamp...)
-	ms := t.Nanosecond() / int(time.Millisecond)
-	return append(b, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
-// appendValue appends a logfmt value, quoted when it holds anything but
-// printable ASCII without quotes, so that a request cannot forge a line.
-func appendValue(b []byte, v string) []byte {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c <= ' ' || c >= 0x7f || c == '"' || c == '\\' {
-			return strconv.AppendQuote(b, v)
-		}
-	}
-	if v == "" {
-		return append(b, `""`...)
-	}
-	return append(b, v...)
+// utcHandler writes every time in UTC, as the log has always done, whatever
+// the machine's time zone.
+type utcHandler struct{ slog.Handler }
+
+func (h utcHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Time = r.Time.UTC()
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h utcHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return utcHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h utcHandler) WithGroup(name string) slog.Handler {
+	return utcHandler{h.Handler.WithGroup(name)}
 }
 
 func truncate(s string, n int) string {
