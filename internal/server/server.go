@@ -57,15 +57,14 @@ type Store interface {
 // Options configure a Server.
 type Options struct {
 	Store         Store
-	Addr          string           // host:port to listen on; port 0 picks a free one
-	KeyHeader     string           // header carrying the key (default X-Api-Key)
-	CompanyHeader string           // header carrying the company id (default X-Company)
+	Addr          string // host:port to listen on; port 0 picks a free one
+	KeyHeader     string // header carrying the key (default X-Api-Key)
+	CompanyHeader string // header carrying the company id (default X-Company)
+	Log           io.Writer
 	Now           func() time.Time // the clock keys are judged by (tests); default the system's
 
-	// Log is where the log goes (nothing when nil), in LogFormat (LogText,
-	// the default, or LogJSON), from LogLevel up (default info: every
-	// request).
-	Log       io.Writer
+	// The log (nothing when Log is nil) is in LogFormat (LogText, the
+	// default, or LogJSON), from LogLevel up (default info: every request).
 	LogFormat string
 	LogLevel  slog.Level
 
