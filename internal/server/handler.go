@@ -98,7 +98,6 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.inHandler(r)
 	}
 	var o outcome
-	endpoint, check := endpointOther, false
 	path := r.URL.Path
 	if strings.HasPrefix(path, "/v1/auth/") {
 		// Envoy's ext_authz appends the client's path to its path prefix.
@@ -106,20 +105,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch path {
 	case "/v1/me":
-		endpoint = endpointMe
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header()["Allow"] = getOnly
 			o.status = answer(w, http.StatusMethodNotAllowed, notAllowedBody)
 			break
 		}
-		check = true
 		o = s.authenticate(w, r, start, false)
 	case "/v1/auth":
 		// Gateways forward the client's method, whatever it is.
-		endpoint, check = endpointAuth, true
 		o = s.authenticate(w, r, start, true)
 	case "/healthz":
-		endpoint = endpointHealth
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header()["Allow"] = getOnly
 			o.status = answer(w, http.StatusMethodNotAllowed, notAllowedBody)
@@ -131,7 +126,6 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			o.status = answer(w, http.StatusNotFound, notFoundBody)
 			break
 		}
-		endpoint = endpointMetrics
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header()["Allow"] = getOnly
 			o.status = answer(w, http.StatusMethodNotAllowed, notAllowedBody)
@@ -144,10 +138,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		o.status = answer(w, http.StatusNotFound, notFoundBody)
 	}
 	d := time.Since(start)
-	if o.err != nil {
-		s.metrics.storeError(opLookup)
-	}
-	s.metrics.request(endpoint, o, d, check)
+	s.metrics.request(path, o, d)
 	s.log.request(r, o, start, d)
 }
 

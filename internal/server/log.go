@@ -21,20 +21,44 @@ const (
 
 // serverLog is the server's log, through log/slog: one line per request at
 // info (warn for a 5xx, the server's own failure), and lines about the
-// server itself. Lines are buffered and written at least every
-// logFlushInterval, so that logging costs a request an append under a lock,
-// not a system call. A request line never holds a secret or a header: only
-// the method, the path (with long segments redacted), the status, the reason
-// of a refusal, the key id once known and the duration.
+// server itself. A request line never holds a secret or a header: only the
+// method, the path (with long segments redacted), the status, the reason of
+// a refusal, the key id once known and the duration.
+//
+// Logging must not cost a request a system call, nor the formatting of a
+// line, which is several times the rest of what a check costs from memory:
+// a request only appends its slog.Record to a queue; the flush loop formats
+// the queue through slog's handler and writes it out, at least every
+// logFlushInterval (sooner when the queue grows long). Records of the
+// server's own lines take the same queue, so that lines keep their order.
 type serverLog struct {
-	out    *logBuffer   // nil: logging is off
-	h      slog.Handler // what requests are logged through
-	logger *slog.Logger // what the server's own lines are logged through
+	h      slog.Handler  // the queue: what requests are logged through
+	logger *slog.Logger  // what the server's own lines are logged through
+	out    *bufio.Writer // nil: logging is off
+
+	mu    sync.Mutex
+	queue []queued
+
+	flushMu sync.Mutex // one flush at a time, so that lines keep their order
+	spare   []queued   // the queue's next backing array, while flushMu is held
+	kick    chan struct{}
+}
+
+// queued is a record and the handler that formats it.
+type queued struct {
+	h slog.Handler
+	r slog.Record
 }
 
 const (
 	logFlushInterval = 200 * time.Millisecond
 	logBufferSize    = 64 << 10
+	// logKickAt is the length of the queue at which the flush loop is
+	// asked to flush at once; at logMaxQueued a request flushes itself
+	// (when nothing runs the loop, or it falls behind), so that the queue
+	// stays bounded: a record is about 300 bytes.
+	logKickAt    = 1024
+	logMaxQueued = 8192
 	// maxPathSegment is the longest path segment that is logged as sent: a
 	// secret is longer, so a client that puts its key in the path does not
 	// leave it in the log.
@@ -49,16 +73,17 @@ func newServerLog(w io.Writer, format string, level slog.Level) *serverLog {
 	if w == nil || w == io.Discard {
 		return &serverLog{h: slog.DiscardHandler, logger: slog.New(slog.DiscardHandler)}
 	}
-	out := &logBuffer{w: bufio.NewWriterSize(w, logBufferSize)}
+	l := &serverLog{out: bufio.NewWriterSize(w, logBufferSize), kick: make(chan struct{}, 1)}
 	opts := &slog.HandlerOptions{Level: level}
 	var h slog.Handler
 	if format == LogJSON {
-		h = slog.NewJSONHandler(out, opts)
+		h = slog.NewJSONHandler(l.out, opts)
 	} else {
-		h = slog.NewTextHandler(out, opts)
+		h = slog.NewTextHandler(l.out, opts)
 	}
-	h = utcHandler{h}
-	return &serverLog{out: out, h: h, logger: slog.New(h)}
+	l.h = queueHandler{l, utcHandler{h}}
+	l.logger = slog.New(l.h)
+	return l
 }
 
 // request logs one request. The line is built by hand into a slog.Record,
@@ -102,43 +127,84 @@ func (l *serverLog) request(r *http.Request, o outcome, start time.Time, d time.
 // accept) into the log, at warn.
 func (l *serverLog) errorLog() *log.Logger { return slog.NewLogLogger(l.h, slog.LevelWarn) }
 
-func (l *serverLog) flush() {
-	if l.out != nil {
-		l.out.flush()
+// enqueue keeps r for the next flush, to be formatted by h.
+func (l *serverLog) enqueue(h slog.Handler, r slog.Record) {
+	l.mu.Lock()
+	l.queue = append(l.queue, queued{h, r.Clone()})
+	n := len(l.queue)
+	l.mu.Unlock()
+	switch {
+	case n >= logMaxQueued:
+		l.flush()
+	case n == logKickAt:
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
 	}
+}
+
+// flush formats the records queued so far and writes them out.
+func (l *serverLog) flush() {
+	if l.out == nil {
+		return
+	}
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	l.mu.Lock()
+	batch := l.queue
+	l.queue = l.spare
+	l.mu.Unlock()
+	ctx := context.Background()
+	for i := range batch {
+		// A write error stays in l.out, which writes nothing after it:
+		// logging stops rather than fail requests.
+		_ = batch[i].h.Handle(ctx, batch[i].r)
+		batch[i] = queued{}
+	}
+	l.spare = batch[:0]
+	_ = l.out.Flush()
 }
 
 func (l *serverLog) flushLoop(ctx context.Context) {
 	if l.out == nil {
 		return
 	}
-	every(ctx, logFlushInterval, l.flush)
-}
-
-// logBuffer is what the slog handler writes to: a buffer that the flush loop
-// empties, under a lock of its own since the loop writes it out while
-// requests add to it.
-type logBuffer struct {
-	mu  sync.Mutex
-	w   *bufio.Writer
-	err error // the first write error; logging stops after it
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.err == nil {
-		_, b.err = b.w.Write(p)
+	t := time.NewTicker(logFlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-l.kick:
+		}
+		l.flush()
 	}
-	return len(p), nil
 }
 
-func (b *logBuffer) flush() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.err == nil {
-		b.err = b.w.Flush()
-	}
+// queueHandler queues records for serverLog.flush, which formats them
+// through next.
+type queueHandler struct {
+	l    *serverLog
+	next slog.Handler
+}
+
+func (h queueHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return h.next.Enabled(ctx, level)
+}
+
+func (h queueHandler) Handle(_ context.Context, r slog.Record) error {
+	h.l.enqueue(h.next, r)
+	return nil
+}
+
+func (h queueHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return queueHandler{h.l, h.next.WithAttrs(as)}
+}
+
+func (h queueHandler) WithGroup(name string) slog.Handler {
+	return queueHandler{h.l, h.next.WithGroup(name)}
 }
 
 // utcHandler writes every time in UTC, as the log has always done, whatever

@@ -101,10 +101,22 @@ func newMetrics(s *Server) *metrics {
 	return m
 }
 
-// request counts a request to endpoint, and the time of a check of a key.
-func (m *metrics) request(endpoint string, o outcome, d time.Duration, check bool) {
+// request counts a request to path (/v1/auth/... made /v1/auth) and its
+// store error, and times a check of a key.
+func (m *metrics) request(path string, o outcome, d time.Duration) {
 	if m == nil {
 		return
+	}
+	endpoint, check := endpointOther, false
+	switch path {
+	case endpointMe, endpointAuth:
+		// A method /v1/me does not take is no check.
+		endpoint, check = path, o.status != http.StatusMethodNotAllowed
+	case endpointHealth, endpointMetrics:
+		endpoint = path
+	}
+	if o.err != nil {
+		m.storeErrors[opLookup].Inc()
 	}
 	l := requestLabels{endpoint, o.status, o.reason}
 	c, ok := (*m.counters.Load())[l]
