@@ -403,7 +403,7 @@ func TestLogJSON(t *testing.T) {
 // problems; debug adds what the watcher does.
 func TestLogLevels(t *testing.T) {
 	f := newFixture(t)
-	k, secret := f.key("Acme", "k", nil)
+	_, secret := f.key("Acme", "k", nil)
 	s := f.server(Options{LogLevel: slog.LevelWarn})
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
@@ -418,10 +418,10 @@ func TestLogLevels(t *testing.T) {
 	}
 
 	g := newFixture(t)
-	_, secret = g.key("Acme", "k", nil)
+	g.key("Acme", "k", nil) // the company, made before the server looks
 	s = g.server(Options{LogLevel: slog.LevelDebug})
 	s.watchOnce(context.Background())
-	k, _ = g.key("Acme", "k2", nil)
+	k, _ := g.key("Acme", "k2", nil)
 	if _, err := g.admin.SetStatus(context.Background(), []string{k.ID}, "", store.Disable, "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -621,4 +621,21 @@ func TestSQLiteOutageUnderLoad(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+}
+
+// Nothing runs the flush loop of a Handler alone: the queue of log records
+// is flushed by the request that fills it, and stays bounded.
+func TestLogQueueStaysBounded(t *testing.T) {
+	var buf bytes.Buffer
+	l := newServerLog(&buf, LogText, slog.LevelInfo)
+	r := httptest.NewRequest("GET", "/healthz", nil)
+	for range logMaxQueued {
+		l.request(r, outcome{status: 200}, time.Now(), time.Millisecond)
+	}
+	l.mu.Lock()
+	queued := len(l.queue)
+	l.mu.Unlock()
+	if queued != 0 || strings.Count(buf.String(), "\n") != logMaxQueued {
+		t.Fatalf("%d records queued, %d lines written", queued, strings.Count(buf.String(), "\n"))
+	}
 }
