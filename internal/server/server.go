@@ -78,8 +78,10 @@ type Options struct {
 	StaleFor time.Duration
 
 	// PollInterval is how often the store's audit trail is checked for
-	// changes. The cache is bypassed when no check succeeded for three
-	// intervals, so a change takes effect within three intervals at worst.
+	// changes. While checks succeed, a change takes effect within three
+	// intervals at worst (a check that takes longer fails); when none
+	// succeeded for StaleFor (at least three intervals), the cache is
+	// bypassed.
 	PollInterval time.Duration
 	// FlushInterval is how often last-used times are written.
 	FlushInterval time.Duration
