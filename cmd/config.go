@@ -21,7 +21,8 @@ The config file is --config FILE, else $APIKEY_CONFIG, else
 $XDG_CONFIG_HOME/apikey/config.yaml.
 
 A config file sets any of db, key_prefix, headers.key, headers.company, actor,
-api_url, serve.addr, no_input and accessible. For example:
+api_url, serve.addr, serve.metrics, serve.stale_for, serve.log_format,
+serve.log_level, no_input and accessible. For example:
 
     db: /var/lib/apikey/apikey.db
     key_prefix: acme

@@ -3,12 +3,14 @@ package cmd
 import (
 	"context"
 	"io"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
 	"github.com/apikeyhq/apikey/internal/iostreams"
@@ -307,28 +309,61 @@ func TestScanFlags(t *testing.T) {
 }
 
 func TestServeFlags(t *testing.T) {
+	// serveInputs are the inputs of serve with the defaults of the
+	// settings of its metrics, outages and log.
+	serveInputs := func(addr, keyHeader, companyHeader string) ServeOptions {
+		return ServeOptions{Addr: addr, KeyHeader: keyHeader, CompanyHeader: companyHeader, Metrics: true, StaleFor: 30 * time.Second, LogFormat: "text", LogLevel: slog.LevelInfo}
+	}
 	env := map[string]string{"APIKEY_SERVE_ADDR": "127.0.0.1:9001", "APIKEY_HEADERS_KEY": "X-Token"}
 	o := mustParse(t, testFactory(t, env), NewCmdServe, "--addr", "0.0.0.0:9000")
-	wantInputs(t, o, ServeOptions{Addr: "0.0.0.0:9000", KeyHeader: "X-Token", CompanyHeader: "X-Company"})
+	wantInputs(t, o, serveInputs("0.0.0.0:9000", "X-Token", "X-Company"))
 	// Without --addr, the address is the configuration's: environment,
 	// else file, else default.
 	o = mustParse(t, testFactory(t, env), NewCmdServe)
-	wantInputs(t, o, ServeOptions{Addr: "127.0.0.1:9001", KeyHeader: "X-Token", CompanyHeader: "X-Company"})
+	wantInputs(t, o, serveInputs("127.0.0.1:9001", "X-Token", "X-Company"))
 	f := testFactory(t, nil)
 	configFile(t, f, "serve:\n  addr: 127.0.0.1:9002\nheaders:\n  company: X-Tenant\n")
 	o = mustParse(t, f, NewCmdServe)
-	wantInputs(t, o, ServeOptions{Addr: "127.0.0.1:9002", KeyHeader: "X-Api-Key", CompanyHeader: "X-Tenant"})
+	wantInputs(t, o, serveInputs("127.0.0.1:9002", "X-Api-Key", "X-Tenant"))
 	f = testFactory(t, nil)
 	other := filepath.Join(t.TempDir(), "serve.yaml")
 	if err := os.WriteFile(other, []byte("serve:\n  addr: '[::1]:9003'\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	o = mustParse(t, f, NewCmdServe, "--config", other)
-	wantInputs(t, o, ServeOptions{Addr: "[::1]:9003", KeyHeader: "X-Api-Key", CompanyHeader: "X-Company"})
+	wantInputs(t, o, serveInputs("[::1]:9003", "X-Api-Key", "X-Company"))
 	o = mustParse(t, testFactory(t, nil), NewCmdServe)
-	wantInputs(t, o, ServeOptions{Addr: "127.0.0.1:8787", KeyHeader: "X-Api-Key", CompanyHeader: "X-Company"})
+	wantInputs(t, o, serveInputs("127.0.0.1:8787", "X-Api-Key", "X-Company"))
 	refused(t, NewCmdServe, "invalid serve.addr", "--addr", "nonsense")
 	refused(t, NewCmdServe, `unexpected argument "extra"`, "extra")
+
+	// Metrics, stale_for and the log: flags beat the environment, which
+	// beats the file.
+	f = testFactory(t, nil)
+	configFile(t, f, "serve:\n  metrics: false\n  stale_for: 5m\n  log_format: json\n  log_level: error\n")
+	o = mustParse(t, f, NewCmdServe)
+	want := serveInputs("127.0.0.1:8787", "X-Api-Key", "X-Company")
+	want.Metrics, want.StaleFor, want.LogFormat, want.LogLevel = false, 5*time.Minute, "json", slog.LevelError
+	wantInputs(t, o, want)
+	envFactory := func() *Factory {
+		f := testFactory(t, map[string]string{"APIKEY_SERVE_METRICS": "yes", "APIKEY_SERVE_STALE_FOR": "0s", "APIKEY_SERVE_LOG_FORMAT": "json", "APIKEY_SERVE_LOG_LEVEL": "warn"})
+		configFile(t, f, "serve:\n  metrics: false\n  stale_for: 5m\n")
+		return f
+	}
+	o = mustParse(t, envFactory(), NewCmdServe)
+	want = serveInputs("127.0.0.1:8787", "X-Api-Key", "X-Company")
+	want.StaleFor, want.LogFormat, want.LogLevel = 0, "json", slog.LevelWarn
+	wantInputs(t, o, want)
+	o = mustParse(t, envFactory(), NewCmdServe, "--log-format", "text", "--log-level", "debug")
+	want.LogFormat, want.LogLevel = "text", slog.LevelDebug
+	wantInputs(t, o, want)
+	refused(t, NewCmdServe, `invalid serve.log_format "yaml" (from --log-format)`, "--log-format", "yaml")
+	refused(t, NewCmdServe, `invalid serve.log_level "trace" (from --log-level)`, "--log-level", "trace")
+	refused(t, NewCmdServe, `invalid serve.log_level "" (from --log-level)`, "--log-level", "")
+	o, err := parse(t, testFactory(t, map[string]string{"APIKEY_SERVE_STALE_FOR": "soon"}), NewCmdServe)
+	if o != nil || apikey.KindOf(err) != apikey.KindUsage || !strings.HasPrefix(err.Error(), `invalid serve.stale_for "soon" (from APIKEY_SERVE_STALE_FOR)`) {
+		t.Errorf("APIKEY_SERVE_STALE_FOR=soon: %v", err)
+	}
 }
 
 func TestConfigFlags(t *testing.T) {

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/apikeyhq/apikey/internal/iostreams"
@@ -20,6 +21,11 @@ type ServeOptions struct {
 	Addr          string
 	KeyHeader     string // headers.key
 	CompanyHeader string // headers.company
+
+	Metrics   bool          // serve.metrics: answer GET /metrics
+	StaleFor  time.Duration // serve.stale_for
+	LogFormat string        // --log-format, else serve.log_format: text or json
+	LogLevel  slog.Level    // --log-level, else serve.log_level
 }
 
 // NewCmdServe wires `serve`.
@@ -35,7 +41,10 @@ or for a gateway that authenticates requests before passing them on:
   ANY /v1/auth     forward-auth (nginx auth_request, Traefik ForwardAuth, Envoy
                    ext_authz): 200 with X-Apikey-Id, X-Apikey-Name and
                    X-Company-Id headers, 401 with the reason
-  GET /healthz     200 while the database can be read
+  GET /healthz     200 {"status":"ok"} while the database can be read;
+                   200 {"status":"degraded"} while it cannot and answers
+                   come from memory (config serve.stale_for); 503 after
+  GET /metrics     Prometheus metrics, prefixed apikey_ (config serve.metrics)
 
 The key is read from the key header (config headers.key, default X-Api-Key) or
 from "Authorization: Bearer <key>". When the company header (config
@@ -44,9 +53,16 @@ a key of another company is refused exactly as an unknown one.
 
 Checking a key never writes to the database. A key disabled, deleted or
 rotated by any apikey process is refused within a second; last-used times are
-written every 30 seconds and on shutdown. One line per request is logged to
-standard error, without secrets. SIGINT or SIGTERM stops the server after the
-requests under way have finished.`,
+written every 30 seconds and on shutdown. While the database cannot be read,
+keys already checked are answered from memory for serve.stale_for (default
+30s) after the last successful read; a key that needs the database is
+answered 503, never refused.
+
+The first line on standard error is "listening on http://ADDR"; then one line
+per request (at info; at warn for a 503), without secrets, and the server's
+own messages, as logfmt (--log-format text) or JSON lines (json).
+SIGINT or SIGTERM stops the server after the requests under way have
+finished.`,
 		Example: `  apikey serve
   apikey serve --addr 0.0.0.0:8787 --db /var/lib/apikey/apikey.db
   curl -s -H "X-Api-Key: $KEY" http://127.0.0.1:8787/v1/me | jq .company.name`,
@@ -59,6 +75,10 @@ requests under way have finished.`,
 				return err
 			}
 			opts.Addr, opts.KeyHeader, opts.CompanyHeader = cfg.Get("serve.addr"), cfg.Get("headers.key"), cfg.Get("headers.company")
+			opts.Metrics, opts.StaleFor = cfg.Bool("serve.metrics"), cfg.Duration("serve.stale_for")
+			opts.LogFormat = cfg.Get("serve.log_format")
+			// Checked by the configuration: one of slog's four names.
+			_ = opts.LogLevel.UnmarshalText([]byte(cfg.Get("serve.log_level")))
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -66,6 +86,8 @@ requests under way have finished.`,
 		},
 	}
 	c.Flags().String("addr", "", "host:port to listen on (default 127.0.0.1:8787, config serve.addr)")
+	c.Flags().String("log-format", "", "log as text (logfmt) or json (default text, config serve.log_format)")
+	c.Flags().String("log-level", "", "least level logged: debug, info, warn or error (default info, config serve.log_level)")
 	return c
 }
 
@@ -81,6 +103,11 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		CompanyHeader: opts.CompanyHeader,
 		Log:           opts.IO.ErrOut,
 		Now:           opts.Now,
+
+		LogFormat:      opts.LogFormat,
+		LogLevel:       opts.LogLevel,
+		DisableMetrics: !opts.Metrics,
+		StaleFor:       opts.StaleFor,
 	})
 	if err := srv.Listen(); err != nil {
 		return err

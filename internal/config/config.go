@@ -14,6 +14,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
 	"github.com/spf13/viper"
@@ -46,6 +47,10 @@ var Settings = []Setting{
 	{Key: "actor", Flag: "actor", Help: "who is recorded in the audit trail"},
 	{Key: "api_url", Help: "base URL of your API, used by the curl snippet"},
 	{Key: "serve.addr", Flag: "addr", Help: "address that serve listens on"},
+	{Key: "serve.metrics", Help: "whether serve answers GET /metrics"},
+	{Key: "serve.stale_for", Help: "how long serve answers from memory while the store cannot be read"},
+	{Key: "serve.log_format", Flag: "log-format", Help: "format of serve's log: text or json"},
+	{Key: "serve.log_level", Flag: "log-level", Help: "least level serve logs: debug, info, warn or error"},
 	{Key: "no_input", Flag: "no-input", Help: "never prompt"},
 	{Key: "accessible", Help: "prompts for screen readers"},
 }
@@ -71,6 +76,19 @@ func (c *Config) Get(key string) string { return c.values[key].Value }
 
 // Bool returns the effective value of key as a boolean.
 func (c *Config) Bool(key string) bool { return truthy(c.values[key].Value) }
+
+// Duration returns the effective value of key as a duration; validation
+// refused one that does not parse.
+func (c *Config) Duration(key string) time.Duration {
+	d, _ := time.ParseDuration(c.values[key].Value)
+	return d
+}
+
+// DefaultStaleFor is how long serve answers from memory, by default, while
+// the store cannot be read: long enough to ride out a PostgreSQL failover or
+// restart, short enough that a key revoked where this server cannot see it
+// works for at most half a minute more. docs/decisions.md says why.
+const DefaultStaleFor = 30 * time.Second
 
 // Values returns every setting's effective value in the order of Settings,
 // to be shown: a password in the store's URL is masked.
@@ -151,15 +169,19 @@ func Load(configFlag string, env Env, flags Flags) (*Config, error) {
 		}
 	}
 	defaults := map[string]string{
-		"db":              DefaultDatabase(env),
-		"key_prefix":      apikey.DefaultPrefix,
-		"headers.key":     "X-Api-Key",
-		"headers.company": "X-Company",
-		"actor":           osUser(env),
-		"api_url":         "",
-		"serve.addr":      "127.0.0.1:8787",
-		"no_input":        "false",
-		"accessible":      "false",
+		"db":               DefaultDatabase(env),
+		"key_prefix":       apikey.DefaultPrefix,
+		"headers.key":      "X-Api-Key",
+		"headers.company":  "X-Company",
+		"actor":            osUser(env),
+		"api_url":          "",
+		"serve.addr":       "127.0.0.1:8787",
+		"serve.metrics":    "true",
+		"serve.stale_for":  DefaultStaleFor.String(),
+		"serve.log_format": "text",
+		"serve.log_level":  "info",
+		"no_input":         "false",
+		"accessible":       "false",
 	}
 	known := map[string]bool{}
 	for _, s := range Settings {
@@ -313,10 +335,21 @@ func (c *Config) validate() error {
 	if _, _, err := net.SplitHostPort(c.Get("serve.addr")); err != nil {
 		return bad("serve.addr", "use host:port, e.g. 127.0.0.1:8787")
 	}
-	for _, k := range []string{"no_input", "accessible"} {
+	for _, k := range []string{"no_input", "accessible", "serve.metrics"} {
 		if _, ok := parseBool(c.Get(k)); !ok {
 			return bad(k, "use true or false")
 		}
+	}
+	if d, err := time.ParseDuration(c.Get("serve.stale_for")); err != nil || d < 0 {
+		return bad("serve.stale_for", "use a duration such as 30s, 5m or 0s")
+	}
+	if f := c.Get("serve.log_format"); f != "text" && f != "json" {
+		return bad("serve.log_format", "use text or json")
+	}
+	switch c.Get("serve.log_level") {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("serve.log_level", "use debug, info, warn or error")
 	}
 	if err := apikey.ValidateActor(c.Get("actor")); err != nil {
 		return bad("actor", err.Error())

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
 )
@@ -37,13 +38,17 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"db":              filepath.Join(dir, "data", "apikey", "apikey.db"),
-		"key_prefix":      "ak",
-		"headers.key":     "X-Api-Key",
-		"headers.company": "X-Company",
-		"api_url":         "",
-		"serve.addr":      "127.0.0.1:8787",
-		"no_input":        "false",
+		"db":               filepath.Join(dir, "data", "apikey", "apikey.db"),
+		"key_prefix":       "ak",
+		"headers.key":      "X-Api-Key",
+		"headers.company":  "X-Company",
+		"api_url":          "",
+		"serve.addr":       "127.0.0.1:8787",
+		"serve.metrics":    "true",
+		"serve.stale_for":  "30s",
+		"serve.log_format": "text",
+		"serve.log_level":  "info",
+		"no_input":         "false",
 	}
 	for k, v := range want {
 		if got := c.Get(k); got != v {
@@ -236,6 +241,11 @@ func TestInvalidValues(t *testing.T) {
 		{map[string]string{"APIKEY_API_URL": "api.example.com"}, "invalid api_url"},
 		{map[string]string{"APIKEY_SERVE_ADDR": "8787"}, "invalid serve.addr"},
 		{map[string]string{"APIKEY_NO_INPUT": "maybe"}, `invalid no_input "maybe"`},
+		{map[string]string{"APIKEY_SERVE_METRICS": "sometimes"}, `invalid serve.metrics "sometimes" (from APIKEY_SERVE_METRICS): use true or false`},
+		{map[string]string{"APIKEY_SERVE_STALE_FOR": "30"}, `invalid serve.stale_for "30" (from APIKEY_SERVE_STALE_FOR): use a duration such as 30s`},
+		{map[string]string{"APIKEY_SERVE_STALE_FOR": "-1s"}, "invalid serve.stale_for"},
+		{map[string]string{"APIKEY_SERVE_LOG_FORMAT": "logfmt"}, `invalid serve.log_format "logfmt" (from APIKEY_SERVE_LOG_FORMAT): use text or json`},
+		{map[string]string{"APIKEY_SERVE_LOG_LEVEL": "verbose"}, `invalid serve.log_level "verbose" (from APIKEY_SERVE_LOG_LEVEL): use debug, info, warn or error`},
 		{map[string]string{"APIKEY_ACTOR": "a\nb"}, "invalid actor"},
 		{map[string]string{"APIKEY_ACTOR": " "}, "invalid actor"},
 	} {
@@ -267,6 +277,38 @@ func TestBoolAndEnvName(t *testing.T) {
 		if got := EnvName(key); got != want {
 			t.Errorf("EnvName(%q) = %q, want %q", key, got, want)
 		}
+	}
+}
+
+// TestServeSettings: the settings of serve's metrics, outage and log, from a
+// file, the environment and flags, typed as serve reads them.
+func TestServeSettings(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "c.yaml", "serve:\n  metrics: false\n  stale_for: 2m\n  log_format: json\n  log_level: warn\n")
+	c, err := Load(p, envOf(map[string]string{"HOME": dir}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Bool("serve.metrics") || c.Duration("serve.stale_for") != 2*time.Minute || c.Get("serve.log_format") != "json" || c.Get("serve.log_level") != "warn" {
+		t.Errorf("from the file: metrics %v, stale_for %v, format %q, level %q", c.Bool("serve.metrics"), c.Duration("serve.stale_for"), c.Get("serve.log_format"), c.Get("serve.log_level"))
+	}
+	env := map[string]string{"HOME": dir, "APIKEY_SERVE_METRICS": "on", "APIKEY_SERVE_STALE_FOR": "0s", "APIKEY_SERVE_LOG_LEVEL": "debug"}
+	c, err = Load(p, envOf(env), flagsOf(map[string]string{"log-format": "text", "log-level": "error"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Bool("serve.metrics") || c.Duration("serve.stale_for") != 0 || c.Get("serve.log_format") != "text" || c.Get("serve.log_level") != "error" {
+		t.Errorf("from env and flags: metrics %v, stale_for %v, format %q, level %q", c.Bool("serve.metrics"), c.Duration("serve.stale_for"), c.Get("serve.log_format"), c.Get("serve.log_level"))
+	}
+	if v := c.values["serve.log_level"]; v.Source != SourceFlag || v.Origin != "--log-level" {
+		t.Errorf("serve.log_level from %s %s", v.Source, v.Origin)
+	}
+	if v := c.values["serve.stale_for"]; v.Source != SourceEnv || v.Origin != "APIKEY_SERVE_STALE_FOR" {
+		t.Errorf("serve.stale_for from %s %s", v.Source, v.Origin)
+	}
+	c, err = Load("", envOf(map[string]string{"HOME": dir}), nil)
+	if err != nil || !c.Bool("serve.metrics") || c.Duration("serve.stale_for") != DefaultStaleFor {
+		t.Errorf("defaults: metrics %v, stale_for %v, %v", c.Bool("serve.metrics"), c.Duration("serve.stale_for"), err)
 	}
 }
 

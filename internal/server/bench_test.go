@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/apikeyhq/apikey/internal/apikey"
 )
 
 // discardWriter is the least a ResponseWriter can do, so that the benchmark
@@ -30,13 +33,23 @@ func BenchmarkHandlerMe(b *testing.B) {
 	for i := range secrets {
 		_, secrets[i] = f.key("Acme", fmt.Sprint("k", i), nil)
 	}
-	for _, logged := range []bool{false, true} {
-		b.Run(fmt.Sprintf("log=%v", logged), func(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		logged  bool
+		format  string
+		metrics bool
+	}{
+		{"log=false", false, LogText, true},
+		{"log=true", true, LogText, true},
+		{"log=json", true, LogJSON, true},
+		{"log=true,metrics=false", true, LogText, false},
+	} {
+		b.Run(c.name, func(b *testing.B) {
 			var w io.Writer
-			if logged {
+			if c.logged {
 				w = struct{ io.Writer }{io.Discard} // not io.Discard itself, which turns logging off
 			}
-			s := New(Options{Store: f.st, Log: w})
+			s := New(Options{Store: f.st, Log: w, LogFormat: c.format, DisableMetrics: !c.metrics})
 			s.watchOnce(context.Background())
 			s.cache.freshen(s.cache.clock(), time.Hour)
 			reqs := make([]*http.Request, n)
@@ -59,6 +72,42 @@ func BenchmarkHandlerMe(b *testing.B) {
 					i++
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkLogLine is the cost of one request's log line, on one goroutine:
+// 200 and 401 include formatting the line (slog's TextHandler) and writing
+// it out, as the flush loop does for a batch; 200-enqueue is what the
+// request itself pays, the rest being the flush loop's.
+func BenchmarkLogLine(b *testing.B) {
+	r, _ := http.NewRequest("GET", "/v1/me", nil)
+	ok := outcome{status: 200, keyID: "558fd8b1-8fb1-4288-b35d-b1b979f6a2ac"}
+	for _, c := range []struct {
+		name    string
+		o       outcome
+		enqueue bool
+	}{
+		{"200", ok, false},
+		{"401", outcome{status: 401, reason: apikey.ReasonInvalid, keyID: ok.keyID}, false},
+		{"200-enqueue", ok, true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			l := newServerLog(struct{ io.Writer }{io.Discard}, LogText, slog.LevelInfo)
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				l.request(r, c.o, time.Now(), 73*time.Microsecond)
+				if n++; n%1000 == 0 {
+					if c.enqueue {
+						b.StopTimer()
+					}
+					l.flush()
+					if c.enqueue {
+						b.StartTimer()
+					}
+				}
+			}
 		})
 	}
 }

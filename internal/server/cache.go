@@ -194,6 +194,16 @@ type cache struct {
 
 	base       time.Time    // monotonic origin of freshUntil
 	freshUntil atomic.Int64 // nanoseconds since base
+
+	// Looks by result, for /metrics. Each on a cache line of its own, so
+	// that counting does not slow the reading of freshUntil.
+	hits, misses, unknowns lineCounter
+}
+
+// lineCounter is a counter alone on its cache line.
+type lineCounter struct {
+	_ [64]byte
+	n atomic.Uint64
 }
 
 func newCache(maxKeys, maxUnknown int, pending *usage) *cache {
@@ -221,6 +231,7 @@ func (c *cache) freshen(start int64, d time.Duration) { c.freshUntil.Store(start
 // false is a miss: ask the store, then put the answer with the ticket.
 func (c *cache) get(h apikey.Hash, now time.Time) (e *entry, unknown bool, t ticket) {
 	if c.clockAt(now) >= c.freshUntil.Load() {
+		c.misses.n.Add(1)
 		return nil, false, ticket{}
 	}
 	c.mu.RLock()
@@ -230,7 +241,23 @@ func (c *cache) get(h apikey.Hash, now time.Time) (e *entry, unknown bool, t tic
 	}
 	t = ticket{gen: c.gen, ok: true}
 	c.mu.RUnlock()
+	switch {
+	case e != nil:
+		c.hits.n.Add(1)
+	case unknown:
+		c.unknowns.n.Add(1)
+	default:
+		c.misses.n.Add(1)
+	}
 	return e, unknown, t
+}
+
+// fresh reports whether the watcher vouches for the cache now.
+func (c *cache) fresh() bool { return c.clock() < c.freshUntil.Load() }
+
+// lookups are the counts of looks by result.
+func (c *cache) lookups() (hits, misses, unknowns uint64) {
+	return c.hits.n.Load(), c.misses.n.Load(), c.unknowns.n.Load()
 }
 
 // put keeps e for h unless the cache was invalidated since t was issued. It

@@ -22,6 +22,7 @@ var (
 	notAllowedBody  = `{"error":"method_not_allowed"}` + "\n"
 	unavailableBody = `{"error":"unavailable"}` + "\n"
 	healthyBody     = `{"status":"ok"}` + "\n"
+	degradedBody    = `{"status":"degraded"}` + "\n"
 	unhealthyBody   = `{"status":"unavailable"}` + "\n"
 
 	jsonType        = []string{"application/json"}
@@ -119,15 +120,52 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			o.status = answer(w, http.StatusMethodNotAllowed, notAllowedBody)
 			break
 		}
-		if s.storeDown.Load() {
-			o.status = answer(w, http.StatusServiceUnavailable, unhealthyBody)
-		} else {
-			o.status = answer(w, http.StatusOK, healthyBody)
+		o.status = s.healthz(w)
+	case "/metrics":
+		if s.metrics == nil {
+			o.status = answer(w, http.StatusNotFound, notFoundBody)
+			break
 		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header()["Allow"] = getOnly
+			o.status = answer(w, http.StatusMethodNotAllowed, notAllowedBody)
+			break
+		}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		s.metrics.handler.ServeHTTP(sw, r)
+		o.status = sw.status
 	default:
 		o.status = answer(w, http.StatusNotFound, notFoundBody)
 	}
-	s.log.request(r, o, start, time.Since(start))
+	d := time.Since(start)
+	s.metrics.request(path, o, d)
+	s.log.request(r, o, start, d)
+}
+
+// healthz answers /healthz: 200 ok; 200 degraded while the store cannot be
+// read but the cache may still answer (within serve.stale_for), so that a
+// load balancer keeps a server that answers most checks; 503 unavailable
+// once every check that needs the store fails.
+func (s *Server) healthz(w http.ResponseWriter) int {
+	switch s.health() {
+	case healthDegraded:
+		return answer(w, http.StatusOK, degradedBody)
+	case healthUnavailable:
+		return answer(w, http.StatusServiceUnavailable, unhealthyBody)
+	}
+	return answer(w, http.StatusOK, healthyBody)
+}
+
+// statusWriter remembers the status of an answer written by another
+// handler (promhttp's), for the log and the metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	w.status = status
+	w.ResponseWriter.WriteHeader(status)
 }
 
 func answer(w http.ResponseWriter, status int, body string) int {

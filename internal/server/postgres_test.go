@@ -137,11 +137,12 @@ func refusedAs(ask func() reply, reason apikey.Reason) func() string {
 	}
 }
 
-// TestPostgresOutage takes the store away from a running server (its schema
-// renamed, so every query fails, as a server that went away would): past
-// the three looks that vouch for its memory, the server answers 503 for a
-// key it knows as for one it does not, never a wrong 200 or 401, and says
-// so on /healthz; once the store is back, so are the answers.
+// TestPostgresOutage takes the store away from a running server with no
+// stale_for (its schema renamed, so every query fails, as a server that
+// went away would): past the three looks that vouch for its memory, the
+// server answers 503 for a key it knows as for one it does not, never a
+// wrong 200 or 401, and says so on /healthz; once the store is back, so are
+// the answers.
 func TestPostgresOutage(t *testing.T) {
 	db := pgtest.New(t)
 	f := newFixtureOn(t, db)
@@ -154,22 +155,8 @@ func TestPostgresOutage(t *testing.T) {
 	if r := ask(secret); r.status != 200 {
 		t.Fatalf("before: %d %s", r.status, r.body)
 	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var schema string
-	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-		t.Fatal(err)
-	}
-	away := pgx.Identifier{schema + "_away"}.Sanitize()
-	if _, err := conn.Exec(ctx, `ALTER SCHEMA `+pgx.Identifier{schema}.Sanitize()+` RENAME TO `+away); err != nil {
-		t.Fatal(err)
-	}
-	back := func() { conn.Exec(ctx, `ALTER SCHEMA `+away+` RENAME TO `+pgx.Identifier{schema}.Sanitize()) }
-	t.Cleanup(back)
+	down, back := schemaAway(t, db)
+	down()
 	eventually(t, func() string {
 		if r := request(t, "GET", base+"/healthz", nil); r.status != 503 {
 			return "healthz still says " + r.body
@@ -194,4 +181,46 @@ func TestPostgresOutage(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// TestPostgresOutageUnderLoad is the outage of a server with a stale_for,
+// under load, on PostgreSQL: see outageUnderLoad.
+func TestPostgresOutageUnderLoad(t *testing.T) {
+	db := pgtest.New(t)
+	f := newFixtureOn(t, db)
+	down, back := schemaAway(t, db)
+	outageUnderLoad(t, f, down, back)
+}
+
+// schemaAway returns functions that take the store's schema away (renamed,
+// so that every query of the server fails) and bring it back.
+func schemaAway(t *testing.T, db string) (down, back func()) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(ctx) })
+	var schema string
+	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	here, away := pgx.Identifier{schema}.Sanitize(), pgx.Identifier{schema + "_away"}.Sanitize()
+	gone := false
+	down = func() {
+		if _, err := conn.Exec(ctx, `ALTER SCHEMA `+here+` RENAME TO `+away); err != nil {
+			t.Fatal(err)
+		}
+		gone = true
+	}
+	back = func() {
+		if gone {
+			if _, err := conn.Exec(ctx, `ALTER SCHEMA `+away+` RENAME TO `+here); err != nil {
+				t.Fatal(err)
+			}
+			gone = false
+		}
+	}
+	t.Cleanup(back)
+	return down, back
 }

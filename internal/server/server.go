@@ -9,7 +9,7 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/textproto"
@@ -63,9 +63,25 @@ type Options struct {
 	Log           io.Writer
 	Now           func() time.Time // the clock keys are judged by (tests); default the system's
 
+	// The log (nothing when Log is nil) is in LogFormat (LogText, the
+	// default, or LogJSON), from LogLevel up (default info: every request).
+	LogFormat string
+	LogLevel  slog.Level
+
+	// DisableMetrics turns GET /metrics off (404) and counts nothing.
+	DisableMetrics bool
+
+	// StaleFor is how long past its last successful look at the store the
+	// server keeps answering from its cache while looks fail (the store
+	// cannot be read). It is never less than three poll intervals, which is
+	// all that a zero StaleFor gives. docs/serve.md discusses the choice.
+	StaleFor time.Duration
+
 	// PollInterval is how often the store's audit trail is checked for
-	// changes. The cache is bypassed when no check succeeded for three
-	// intervals, so a change takes effect within three intervals at worst.
+	// changes. While checks succeed, a change takes effect within three
+	// intervals at worst (a check that takes longer fails); when none
+	// succeeded for StaleFor (at least three intervals), the cache is
+	// bypassed.
 	PollInterval time.Duration
 	// FlushInterval is how often last-used times are written.
 	FlushInterval time.Duration
@@ -85,16 +101,24 @@ type Server struct {
 	poll          time.Duration
 	flushEvery    time.Duration
 	shutdown      time.Duration
+	staleFor      time.Duration
 
 	cache   *cache
 	pending *usage
-	log     *requestLog
+	log     *serverLog
+	logger  *slog.Logger // the server's own lines
+	metrics *metrics     // nil when off
 
 	// seen is the sequence number of the last event the cache accounts
 	// for; -1 before the first look at the store.
 	seen atomic.Int64
 	// storeDown is set while the store cannot be read; /healthz says so.
 	storeDown atomic.Bool
+	// lastLook is when the last successful look at the store began, on
+	// the cache's clock; 0 (the server's start) before the first.
+	lastLook atomic.Int64
+	// reported is the health the log last told of (the watcher's alone).
+	reported string
 	// changed asks the watcher for a look at the store now, rather than at
 	// its next tick: a notification said that something changed.
 	changed chan struct{}
@@ -119,9 +143,12 @@ func New(o Options) *Server {
 		flushEvery:    o.FlushInterval,
 		shutdown:      o.ShutdownTimeout,
 		pending:       &usage{},
+		staleFor:      o.StaleFor,
 		changed:       make(chan struct{}, 1),
-		log:           newRequestLog(o.Log),
+		log:           newServerLog(o.Log, o.LogFormat, o.LogLevel),
+		reported:      healthOK,
 	}
+	s.logger = s.log.logger
 	s.seen.Store(-1)
 	if s.poll <= 0 {
 		s.poll = DefaultPollInterval
@@ -137,6 +164,9 @@ func New(o Options) *Server {
 		size = DefaultCacheSize
 	}
 	s.cache = newCache(size, max(size/8, 1024), s.pending)
+	if !o.DisableMetrics {
+		s.metrics = newMetrics(s)
+	}
 	return s
 }
 
@@ -194,7 +224,7 @@ func (s *Server) Run(ctx context.Context) error {
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          log.New(errorLogWriter{s.log}, "", 0),
+		ErrorLog:          s.log.errorLog(),
 	}
 	bg, stopBG := context.WithCancel(context.Background())
 	s.store.Listen(bg, s.notified, s.listening)

@@ -882,7 +882,7 @@ func TestLogHasOneLinePerRequestAndNoSecret(t *testing.T) {
 		{"GET", "/v1/me", map[string]string{"X-Api-Key": secret}, "method=GET path=/v1/me status=200 key=" + k.ID + " duration_ms="},
 		{"POST", "/v1/auth", map[string]string{"Authorization": "Bearer " + secret, "X-Company": uuid.NewString()}, "method=POST path=/v1/auth status=401 reason=invalid key=" + k.ID + " duration_ms="},
 		{"GET", "/v1/me", map[string]string{"X-Api-Key": tamper(secret)}, "method=GET path=/v1/me status=401 reason=malformed duration_ms="},
-		{"GET", "/keys/" + secret, nil, `method=GET path="/keys/…" status=404 duration_ms=`},
+		{"GET", "/keys/" + secret, nil, `method=GET path=/keys/… status=404 duration_ms=`},
 		{"GET", "/a%0Atime=forged", nil, `method=GET path="/a\ntime=forged" status=404`},
 		{"GET", "/healthz", nil, "method=GET path=/healthz status=200 duration_ms="},
 	}
@@ -901,7 +901,7 @@ func TestLogHasOneLinePerRequestAndNoSecret(t *testing.T) {
 		t.Fatalf("%d log lines for %d requests:\n%s", len(lines), len(requests), log)
 	}
 	for i, r := range requests {
-		if !strings.HasPrefix(lines[i], "time=") || !strings.Contains(lines[i], r.want) {
+		if !strings.HasPrefix(lines[i], "time=") || !strings.Contains(lines[i], " level=INFO msg=request "+r.want) {
 			t.Errorf("line %d: %s\nwant it to hold %s", i, lines[i], r.want)
 		}
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
@@ -15,6 +16,35 @@ const maxEventsPerLook = 1000
 // the cache off, while a change is never served from the cache for longer
 // than that after it was committed.
 func (s *Server) freshFor() time.Duration { return 3 * s.poll }
+
+// trustFor is how long one successful look at the store vouches for the
+// cache: serve.stale_for, and never less than freshFor. While looks succeed
+// it does not matter, since each look evicts what changed; it is how long
+// the cache keeps answering once they fail.
+func (s *Server) trustFor() time.Duration { return max(s.freshFor(), s.staleFor) }
+
+// The health of the server, as /healthz and apikey_health say it.
+const (
+	healthOK          = "ok"          // the store can be read
+	healthDegraded    = "degraded"    // it cannot, and the cache still answers
+	healthUnavailable = "unavailable" // it cannot, and the cache is not trusted
+)
+
+func (s *Server) health() string {
+	switch {
+	case !s.storeDown.Load():
+		return healthOK
+	case s.cache.fresh():
+		return healthDegraded
+	}
+	return healthUnavailable
+}
+
+// sinceLastLook is the time since the last successful look at the store
+// began (since the server started, before the first).
+func (s *Server) sinceLastLook() time.Duration {
+	return time.Duration(s.cache.clock() - s.lastLook.Load())
+}
 
 // every calls fn every interval until ctx is done. The server's background
 // work (watching the store, writing last-used times, flushing the request
@@ -62,9 +92,9 @@ func (s *Server) notified() {
 // interval later at most.
 func (s *Server) listening(up bool) {
 	if up {
-		s.log.message("notifications of changes are back")
+		s.logger.Info("notifications of changes are back")
 	} else {
-		s.log.message("notifications of changes stopped; changes are found by looking every " + s.poll.String() + " until they are back")
+		s.logger.Warn("notifications of changes stopped; changes are found by looking every " + s.poll.String() + " until they are back")
 	}
 }
 
@@ -78,14 +108,18 @@ func (s *Server) listening(up bool) {
 //
 // The look began at start; anything committed before start is in what it
 // read, so the cache is marked fresh from start, not from when it ended.
+// When the store cannot be read, the cache is kept: it answers until
+// trustFor has passed since the last look that succeeded, and is bypassed
+// after that (serve.stale_for).
 func (s *Server) watchOnce(ctx context.Context) {
 	start := s.cache.clock()
 	ctx, cancel := context.WithTimeout(ctx, s.freshFor())
 	defer cancel()
 	seq, err := s.store.LastChange(ctx)
 	if err != nil {
-		s.cache.invalidateAll()
-		s.storeFailed("cannot read the store", err)
+		s.metrics.storeError(opWatch)
+		s.storeDown.Store(true)
+		s.report(err)
 		return
 	}
 	if seen := s.seen.Load(); seq != seen {
@@ -96,9 +130,33 @@ func (s *Server) watchOnce(ctx context.Context) {
 		}
 		s.seen.Store(seq)
 	}
-	s.cache.freshen(start, s.freshFor())
-	if s.storeDown.Swap(false) {
-		s.log.message("the store can be read again")
+	s.cache.freshen(start, s.trustFor())
+	s.lastLook.Store(start)
+	s.storeDown.Store(false)
+	s.report(nil)
+}
+
+// report logs a change of the server's health, as the watcher sees it after
+// a look; err is the look's failure.
+func (s *Server) report(err error) {
+	h := s.health()
+	if h == s.reported {
+		return
+	}
+	was := s.reported
+	s.reported = h
+	since := slog.String("since_last_success", s.sinceLastLook().Round(time.Millisecond).String())
+	switch {
+	case h == healthOK:
+		s.logger.Info("the store can be read again", since)
+	case h == healthDegraded:
+		s.logger.Error("cannot read the store; answering from memory until it can, for at most serve.stale_for after the last success",
+			slog.String("error", err.Error()), slog.String("stale_for", s.trustFor().String()), since)
+	case was == healthDegraded:
+		s.logger.Error("cannot read the store for longer than serve.stale_for; checks that need it are answered 503",
+			slog.String("error", err.Error()), since)
+	default:
+		s.logger.Error("cannot read the store; checks that need it are answered 503", slog.String("error", err.Error()), since)
 	}
 }
 
@@ -111,7 +169,13 @@ func (s *Server) evictChanged(ctx context.Context, from, to int64) (newest int64
 		return 0, false
 	}
 	events, err := s.store.EventsAfter(ctx, from, maxEventsPerLook)
-	if err != nil || len(events) == maxEventsPerLook {
+	if err != nil {
+		s.metrics.storeError(opWatch)
+		s.logger.Warn("cannot read the changes; dropping the whole cache", slog.String("error", err.Error()))
+		return 0, false
+	}
+	if len(events) == maxEventsPerLook {
+		s.logger.Debug("too many changes at once; dropping the whole cache", slog.Int("events", len(events)))
 		return 0, false
 	}
 	keys, companies := map[string]bool{}, map[string]bool{}
@@ -127,20 +191,15 @@ func (s *Server) evictChanged(ctx context.Context, from, to int64) (newest int64
 		}
 	}
 	s.cache.invalidate(keys, companies)
+	s.logger.Debug("changes taken in", slog.Int("events", len(events)), slog.Int("keys", len(keys)), slog.Int("companies", len(companies)))
 	return newest, true
-}
-
-func (s *Server) storeFailed(what string, err error) {
-	if !s.storeDown.Swap(true) {
-		s.log.message(what + ": " + err.Error())
-	}
 }
 
 // flushLoop writes last-used times every flush interval until ctx is done.
 func (s *Server) flushLoop(ctx context.Context) {
 	every(ctx, s.flushEvery, func() {
 		if err := s.flush(ctx); err != nil {
-			s.log.message("cannot write last-used times (will retry): " + err.Error())
+			s.logger.Warn("cannot write last-used times; will retry", slog.String("error", err.Error()))
 		}
 	})
 }
@@ -164,7 +223,11 @@ func (s *Server) flush(ctx context.Context) error {
 		for id, at := range uses {
 			s.pending.add(id, at)
 		}
+		s.metrics.storeError(opFlush)
+		s.metrics.flushed(false)
 		return err
 	}
+	s.metrics.flushed(true)
+	s.logger.Debug("wrote last-used times", slog.Int("keys", len(uses)))
 	return nil
 }
