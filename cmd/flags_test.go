@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -333,6 +334,15 @@ func TestServeFlags(t *testing.T) {
 	wantInputs(t, o, ServeOptions{Addr: "[::1]:9003", KeyHeader: "X-Api-Key", CompanyHeader: "X-Company"})
 	o = mustParse(t, testFactory(t, nil), NewCmdServe)
 	wantInputs(t, o, ServeOptions{Addr: "127.0.0.1:8787", KeyHeader: "X-Api-Key", CompanyHeader: "X-Company"})
+	// Trusted proxies, parsed: from the environment or the file.
+	o = mustParse(t, testFactory(t, map[string]string{"APIKEY_SERVE_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1,::1"}), NewCmdServe)
+	wantInputs(t, o, ServeOptions{Addr: "127.0.0.1:8787", KeyHeader: "X-Api-Key", CompanyHeader: "X-Company",
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}})
+	f = testFactory(t, nil)
+	configFile(t, f, "serve:\n  trusted_proxies: [192.0.2.0/24]\n")
+	o = mustParse(t, f, NewCmdServe)
+	wantInputs(t, o, ServeOptions{Addr: "127.0.0.1:8787", KeyHeader: "X-Api-Key", CompanyHeader: "X-Company",
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}})
 	refused(t, NewCmdServe, "invalid serve.addr", "--addr", "nonsense")
 	refused(t, NewCmdServe, `unexpected argument "extra"`, "extra")
 }

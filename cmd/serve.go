@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"net/netip"
 	"time"
 
 	"github.com/apikeyhq/apikey/internal/iostreams"
@@ -20,6 +21,9 @@ type ServeOptions struct {
 	Addr          string
 	KeyHeader     string // headers.key
 	CompanyHeader string // headers.company
+	// TrustedProxies is serve.trusted_proxies: the peers whose
+	// X-Forwarded-For or X-Real-IP names the client.
+	TrustedProxies []netip.Prefix
 }
 
 // NewCmdServe wires `serve`.
@@ -36,6 +40,14 @@ or for a gateway that authenticates requests before passing them on:
                    ext_authz): 200 with X-Apikey-Id, X-Apikey-Name and
                    X-Company-Id headers, 401 with the reason
   GET /healthz     200 while the database can be read
+
+A key used from an address outside its allowlist (create --allow-ip) is
+answered 403 ip_not_allowed, and one over its rate limit (create --rate-limit)
+429 rate_limited with Retry-After, on both endpoints. The limit is counted by
+each server on its own. The client's address is the connection's peer; only
+when the peer is in serve.trusted_proxies (APIKEY_SERVE_TRUSTED_PROXIES,
+comma-separated CIDRs) is it taken from X-Forwarded-For (the rightmost
+address that is not a trusted proxy) or X-Real-IP.
 
 The key is read from the key header (config headers.key, default X-Api-Key) or
 from "Authorization: Bearer <key>". When the company header (config
@@ -59,6 +71,7 @@ requests under way have finished.`,
 				return err
 			}
 			opts.Addr, opts.KeyHeader, opts.CompanyHeader = cfg.Get("serve.addr"), cfg.Get("headers.key"), cfg.Get("headers.company")
+			opts.TrustedProxies = cfg.Prefixes("serve.trusted_proxies")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -81,6 +94,8 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		CompanyHeader: opts.CompanyHeader,
 		Log:           opts.IO.ErrOut,
 		Now:           opts.Now,
+
+		TrustedProxies: opts.TrustedProxies,
 	})
 	if err := srv.Listen(); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/textproto"
 	"os"
 	"sync"
@@ -61,7 +62,10 @@ type Options struct {
 	KeyHeader     string // header carrying the key (default X-Api-Key)
 	CompanyHeader string // header carrying the company id (default X-Company)
 	Log           io.Writer
-	Now           func() time.Time // the clock keys are judged by (tests); default the system's
+	Now           func() time.Time // the clock keys are judged and rate-limited by (tests); default the system's
+	// TrustedProxies are the peers whose X-Forwarded-For or X-Real-IP
+	// gives the client's address (config serve.trusted_proxies).
+	TrustedProxies []netip.Prefix
 
 	// PollInterval is how often the store's audit trail is checked for
 	// changes. The cache is bypassed when no check succeeded for three
@@ -89,6 +93,9 @@ type Server struct {
 	cache   *cache
 	pending *usage
 	log     *requestLog
+
+	trustedProxies []netip.Prefix
+	limiters       *limiters
 
 	// seen is the sequence number of the last event the cache accounts
 	// for; -1 before the first look at the store.
@@ -137,6 +144,8 @@ func New(o Options) *Server {
 		size = DefaultCacheSize
 	}
 	s.cache = newCache(size, max(size/8, 1024), s.pending)
+	s.trustedProxies = o.TrustedProxies
+	s.limiters = newLimiters(size)
 	return s
 }
 
