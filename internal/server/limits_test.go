@@ -535,3 +535,49 @@ func BenchmarkHandlerMeLimited(b *testing.B) {
 		}
 	})
 }
+
+// FuzzForwardedAddr: whatever X-Forwarded-For and X-Real-IP hold, the
+// client's address is the trusted peer or an address the headers name, and
+// reading them never panics.
+func FuzzForwardedAddr(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"203.0.113.7, 10.0.0.3", ""},
+		{"", "203.0.113.7"},
+		{",,, ,", "x"},
+		{"[2001:db8::1]:443,unknown", ""},
+		{"fe80::1%eth0", "::ffff:1.2.3.4"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	s := New(Options{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}})
+	peer := netip.MustParseAddr("10.0.0.1")
+	f.Fuzz(func(t *testing.T, xff, real string) {
+		h := http.Header{}
+		if xff != "" {
+			h["X-Forwarded-For"] = strings.Split(xff, "\n")
+		}
+		if real != "" {
+			h["X-Real-Ip"] = []string{real}
+		}
+		a := s.forwardedAddr(h, peer)
+		if a == peer {
+			return
+		}
+		if !a.IsValid() || a.Zone() != "" || a.Is4In6() {
+			t.Fatalf("%q, %q: %v", xff, real, a)
+		}
+		if !strings.Contains(xff+real, a.String()) && !strings.Contains(strings.ToLower(xff+real), a.StringExpanded()) {
+			// Written some other way (leading zeros in IPv6, say): it
+			// must still be one of the items.
+			found := false
+			for _, item := range strings.FieldsFunc(xff+","+real, func(r rune) bool { return r == ',' || r == '\n' }) {
+				if b, ok := parseForwarded(strings.TrimSpace(item)); ok && b == a {
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("%q, %q: %v is none of the items", xff, real, a)
+			}
+		}
+	})
+}
