@@ -21,15 +21,19 @@ The config file is --config FILE, else $APIKEY_CONFIG, else
 $XDG_CONFIG_HOME/apikey/config.yaml.
 
 A config file sets any of db, key_prefix, headers.key, headers.company, actor,
-api_url, serve.addr, serve.metrics, serve.stale_for, serve.log_format,
-serve.log_level, no_input and accessible. For example:
+api_url, serve.addr, serve.trusted_proxies, serve.metrics, serve.stale_for,
+serve.log_format, serve.log_level, no_input and accessible. A list
+(serve.trusted_proxies) is a YAML list, or comma-separated in a variable.
+For example:
 
     db: /var/lib/apikey/apikey.db
     key_prefix: acme
     api_url: https://api.example.com
     headers:
       key: X-Api-Key
-      company: X-Company`,
+      company: X-Company
+    serve:
+      trusted_proxies: [127.0.0.1, 10.0.0.0/8]`,
 		Example: `  apikey config show
   apikey config path
   APIKEY_DB=/tmp/test.db apikey config show`,

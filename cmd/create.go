@@ -35,6 +35,8 @@ type CreateOptions struct {
 	Expires       string
 	Scopes        []string
 	Meta          []string
+	RateLimit     string   // N/s, N/m or N/h; "" for none
+	AllowIPs      []string // addresses or CIDRs; none: any address
 	CreateCompany bool
 	Format        string
 	FormatSet     bool
@@ -52,6 +54,10 @@ the company header that the company's API client must send. The secret is
 printed this once; only its hash is stored (and, with APIKEY_MASTER_KEY set, a
 sealed copy that 'show --reveal' can open).
 
+--rate-limit and --allow-ip are enforced by 'apikey serve': a key over its
+limit is answered 429, one used from an address outside its allowlist 403.
+The limit is per server; docs/serve.md says how to divide it among several.
+
 At a terminal, what is missing is asked for: the company (picked from a list),
 the name and the status. In scripts, give --company and --name.`,
 		Example: `  # at a terminal: pick the company, type the name, choose the status
@@ -60,6 +66,7 @@ the name and the status. In scripts, give --company and --name.`,
   apikey create --company "PLAN PRUEBA II" --name "PRUEBA 1"
   apikey create --company Acme --create-company --name "billing sync" --expires 90d --scope invoices:read
   apikey create --company Acme --name staging --inactive --meta env=staging --meta owner=ops@acme.example
+  apikey create --company Acme --name erp --rate-limit 100/m --allow-ip 203.0.113.0/24 --allow-ip 2001:db8::7
 
   # in CI: keep the secret out of the log, store it where the client reads it
   # (pipefail: a failed create fails the job instead of writing an empty file)
@@ -68,6 +75,9 @@ the name and the status. In scripts, give --company and --name.`,
   apikey create --company Acme --name shop --format curl`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := filterFlags(cmd, "rate-limit"); err != nil {
+				return err
+			}
 			opts.InactiveSet = cmd.Flags().Changed("inactive")
 			opts.FormatSet = cmd.Flags().Changed("format")
 			cfg, err := f.Config()
@@ -88,6 +98,8 @@ the name and the status. In scripts, give --company and --name.`,
 	fl.StringVar(&opts.Expires, "expires", "", "expiry: a duration (90d, 12h, 2w) or a date (2027-01-31, RFC 3339)")
 	fl.StringArrayVar(&opts.Scopes, "scope", nil, "a scope the key grants (repeatable)")
 	fl.StringArrayVar(&opts.Meta, "meta", nil, "metadata KEY=VALUE (repeatable)")
+	fl.StringVar(&opts.RateLimit, "rate-limit", "", "requests allowed per server: N/s, N/m or N/h (e.g. 100/m)")
+	fl.StringArrayVar(&opts.AllowIPs, "allow-ip", nil, "address or CIDR the key may be used from (repeatable; default any)")
 	fl.BoolVar(&opts.CreateCompany, "create-company", false, "create the company when it does not exist")
 	fl.StringVar(&opts.Format, "format", "headers", "snippet format: headers, curl, env, http or json")
 	addOutputFlag(fl, &opts.Output)
@@ -126,6 +138,14 @@ func createRun(ctx context.Context, opts *CreateOptions) error {
 			return apikey.Usagef("metadata %q has no value", k).WithHint("use KEY=VALUE")
 		}
 	}
+	limit, err := apikey.ParseRateLimit(opts.RateLimit)
+	if err != nil {
+		return err
+	}
+	allowed, err := apikey.ParseAllowedIPs(opts.AllowIPs)
+	if err != nil {
+		return err
+	}
 	sealer, err := opts.Sealer()
 	if err != nil {
 		return err
@@ -158,7 +178,8 @@ func createRun(ctx context.Context, opts *CreateOptions) error {
 	}
 	k, err := st.CreateKey(ctx, store.NewKey{
 		ID: id, Company: opts.Company, CreateCompany: opts.CreateCompany, Name: opts.Name, Status: status,
-		Scopes: opts.Scopes, Metadata: meta, ExpiresAt: expires, Secret: material, Actor: opts.Actor,
+		Scopes: opts.Scopes, Metadata: meta, ExpiresAt: expires, RateLimit: limit.String(), AllowedIPs: allowed,
+		Secret: material, Actor: opts.Actor,
 	})
 	if err != nil {
 		return withCreateCompanyHint(err, opts.CreateCompany)

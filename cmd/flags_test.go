@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -147,11 +148,13 @@ func TestCreateFlags(t *testing.T) {
 		"APIKEY_HEADERS_COMPANY": "X-Tenant", "APIKEY_API_URL": "https://api.acme.example",
 	})
 	o := mustParse(t, f, NewCmdCreate, "-c", "Acme", "-n", "billing", "--inactive", "--expires", "90d", "--scope", "a:read",
-		"--scope", "b:write", "--meta", "env=prod", "--create-company", "--format", "curl", "-o", "json")
+		"--scope", "b:write", "--meta", "env=prod", "--create-company", "--format", "curl", "-o", "json",
+		"--rate-limit", "100/m", "--allow-ip", "203.0.113.0/24", "--allow-ip", "2001:db8::7")
 	wantInputs(t, o, CreateOptions{
 		Actor: "alice", KeyPrefix: "acme", Snippet: SnippetSettings{KeyHeader: "X-Token", CompanyHeader: "X-Tenant", APIURL: "https://api.acme.example"},
 		Company: "Acme", Name: "billing", Inactive: true, InactiveSet: true, Expires: "90d", Scopes: []string{"a:read", "b:write"},
-		Meta: []string{"env=prod"}, CreateCompany: true, Format: "curl", FormatSet: true, Output: "json",
+		Meta: []string{"env=prod"}, RateLimit: "100/m", AllowIPs: []string{"203.0.113.0/24", "2001:db8::7"},
+		CreateCompany: true, Format: "curl", FormatSet: true, Output: "json",
 	})
 	// Nothing given: at a terminal, everything is asked for, the status too.
 	o = mustParse(t, testFactory(t, nil), NewCmdCreate)
@@ -169,6 +172,7 @@ func TestCreateFlags(t *testing.T) {
 		t.Errorf("key_prefix from the file, actor from the environment: got %q, %q", o.KeyPrefix, o.Actor)
 	}
 	refused(t, NewCmdCreate, `unexpected argument "extra"`, "extra")
+	refused(t, NewCmdCreate, "--rate-limit must not be empty", "--rate-limit", "")
 }
 
 func TestListFlags(t *testing.T) {
@@ -227,8 +231,18 @@ func TestUpdateFlags(t *testing.T) {
 	if o.Name != nil || o.Scopes == nil {
 		t.Errorf(`--scope "": Name %v, Scopes %#v`, o.Name, o.Scopes)
 	}
+	// A rate limit or an allowlist alone is a change, and so is removing one.
+	o = mustParse(t, testFactory(t, nil), NewCmdUpdate, "3f2a", "--rate-limit", "10/s", "--allow-ip", "10.0.0.0/8", "--allow-ip", "::1")
+	wantInputs(t, o, UpdateOptions{Actor: "tester", Key: "3f2a", RateLimit: "10/s", AllowIPs: []string{"10.0.0.0/8", "::1"}, Output: "table"})
+	o = mustParse(t, testFactory(t, nil), NewCmdUpdate, "3f2a", "--no-rate-limit")
+	wantInputs(t, o, UpdateOptions{Actor: "tester", Key: "3f2a", NoRateLimit: true, Output: "table"})
+	o = mustParse(t, testFactory(t, nil), NewCmdUpdate, "3f2a", "--any-ip")
+	wantInputs(t, o, UpdateOptions{Actor: "tester", Key: "3f2a", AnyIP: true, Output: "table"})
 	refused(t, NewCmdUpdate, "nothing to change", "3f2a")
 	refused(t, NewCmdUpdate, "--expires and --no-expiry cannot be used together", "3f2a", "--expires", "1d", "--no-expiry")
+	refused(t, NewCmdUpdate, "--rate-limit and --no-rate-limit cannot be used together", "3f2a", "--rate-limit", "1/s", "--no-rate-limit")
+	refused(t, NewCmdUpdate, "--allow-ip and --any-ip cannot be used together", "3f2a", "--allow-ip", "::1", "--any-ip")
+	refused(t, NewCmdUpdate, "--rate-limit must not be empty", "3f2a", "--rate-limit", "")
 	refused(t, NewCmdUpdate, "missing key", "--name", "x")
 }
 
@@ -334,6 +348,17 @@ func TestServeFlags(t *testing.T) {
 	wantInputs(t, o, serveInputs("[::1]:9003", "X-Api-Key", "X-Company"))
 	o = mustParse(t, testFactory(t, nil), NewCmdServe)
 	wantInputs(t, o, serveInputs("127.0.0.1:8787", "X-Api-Key", "X-Company"))
+	// Trusted proxies, parsed: from the environment or the file.
+	o = mustParse(t, testFactory(t, map[string]string{"APIKEY_SERVE_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1,::1"}), NewCmdServe)
+	want := serveInputs("127.0.0.1:8787", "X-Api-Key", "X-Company")
+	want.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128")}
+	wantInputs(t, o, want)
+	f = testFactory(t, nil)
+	configFile(t, f, "serve:\n  trusted_proxies: [192.0.2.0/24]\n")
+	o = mustParse(t, f, NewCmdServe)
+	want = serveInputs("127.0.0.1:8787", "X-Api-Key", "X-Company")
+	want.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	wantInputs(t, o, want)
 	refused(t, NewCmdServe, "invalid serve.addr", "--addr", "nonsense")
 	refused(t, NewCmdServe, `unexpected argument "extra"`, "extra")
 
@@ -342,7 +367,7 @@ func TestServeFlags(t *testing.T) {
 	f = testFactory(t, nil)
 	configFile(t, f, "serve:\n  metrics: false\n  stale_for: 5m\n  log_format: json\n  log_level: error\n")
 	o = mustParse(t, f, NewCmdServe)
-	want := serveInputs("127.0.0.1:8787", "X-Api-Key", "X-Company")
+	want = serveInputs("127.0.0.1:8787", "X-Api-Key", "X-Company")
 	want.Metrics, want.StaleFor, want.LogFormat, want.LogLevel = false, 5*time.Minute, "json", slog.LevelError
 	wantInputs(t, o, want)
 	envFactory := func() *Factory {

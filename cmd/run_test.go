@@ -285,6 +285,7 @@ func TestCreateRun(t *testing.T) {
 			Actor: "alice", KeyPrefix: "acme", Snippet: SnippetSettings{KeyHeader: "X-Token", CompanyHeader: "X-Tenant"},
 			Company: "Acme", Name: "billing", Inactive: true, InactiveSet: true, Expires: "90d",
 			Scopes: []string{"invoices:read"}, Meta: []string{"env=prod"}, CreateCompany: true, Format: "headers", Output: "table",
+			RateLimit: "0100/m", AllowIPs: []string{"203.0.113.9/24", "::ffff:198.51.100.7", "2001:db8::1"},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -299,6 +300,10 @@ func TestCreateRun(t *testing.T) {
 			!reflect.DeepEqual(n.Metadata, map[string]string{"env": "prod"}) || n.ExpiresAt == nil || !n.ExpiresAt.Equal(expires) ||
 			n.Actor != "alice" || n.Secret.Sealed != nil {
 			t.Errorf("CreateKey got %+v", *n)
+		}
+		// The limits are handed on in their canonical forms.
+		if n.RateLimit != "100/m" || !reflect.DeepEqual(n.AllowedIPs, []string{"203.0.113.0/24", "198.51.100.7/32", "2001:db8::1/128"}) {
+			t.Errorf("CreateKey got rate limit %q, allowlist %q", n.RateLimit, n.AllowedIPs)
 		}
 		// The snippet: a comment line, then the two headers.
 		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
@@ -329,6 +334,29 @@ func TestCreateRun(t *testing.T) {
 		wantUsage(t, err, "--company and --name required when not running interactively")
 		if out.Len() > 0 {
 			t.Errorf("stdout %q", out)
+		}
+	})
+	t.Run("an invalid rate limit or address stops before the store", func(t *testing.T) {
+		for _, tc := range []struct {
+			limit string
+			ips   []string
+			msg   string
+		}{
+			{"100/d", nil, `invalid rate limit "100/d"`},
+			{"0/s", nil, `invalid rate limit "0/s"`},
+			{"", []string{"10.0.0.0/8", "10.0.0.300"}, `invalid address or CIDR "10.0.0.300"`},
+			{"", []string{"fe80::1%eth0"}, `invalid address or CIDR "fe80::1%eth0"`},
+		} {
+			ios, _, out, _ := iostreams.Test()
+			err := createRun(ctx, &CreateOptions{
+				IO: ios, Store: opensNothing(t), Prompter: noPrompts(t), Now: fixedNow, Sealer: noSealer,
+				Actor: "alice", KeyPrefix: "ak", Company: "Acme", Name: "billing", Format: "headers", Output: "table",
+				RateLimit: tc.limit, AllowIPs: tc.ips,
+			})
+			wantUsage(t, err, tc.msg)
+			if out.Len() > 0 {
+				t.Errorf("stdout %q", out)
+			}
 		}
 	})
 }
@@ -635,5 +663,31 @@ func TestUpdateRun(t *testing.T) {
 	err = updateRun(ctx, &UpdateOptions{IO: ios, Store: opensNothing(t), Now: fixedNow, Key: "billing", Name: ptr(""), Output: "table"})
 	if apikey.KindOf(err) != apikey.KindUsage {
 		t.Errorf("empty name: %v", err)
+	}
+
+	// A rate limit and an allowlist, in their canonical forms; removing
+	// them is an empty limit and an empty (not nil) list.
+	for _, tc := range []struct {
+		opts UpdateOptions
+		want store.KeyUpdate
+	}{
+		{UpdateOptions{RateLimit: "5/h", AllowIPs: []string{"10.1.2.3/8", "::1"}}, store.KeyUpdate{RateLimit: ptr("5/h"), AllowedIPs: []string{"10.0.0.0/8", "::1/128"}}},
+		{UpdateOptions{NoRateLimit: true, AnyIP: true}, store.KeyUpdate{RateLimit: ptr(""), AllowedIPs: []string{}}},
+	} {
+		st := &updateStore{strictStore: strictStore{t}}
+		o := tc.opts
+		o.IO, o.Store, o.Now, o.Key, o.Output = ios, opens(st), fixedNow, "billing", "table"
+		if err := updateRun(ctx, &o); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(st.got, &tc.want) {
+			t.Errorf("%+v: UpdateKey got %+v", tc.opts, st.got)
+		}
+	}
+	for _, o := range []UpdateOptions{{RateLimit: "1/d"}, {RateLimit: "1000001/s"}, {AllowIPs: []string{"10.0.0.0/33"}}} {
+		o.IO, o.Store, o.Now, o.Key, o.Output = ios, opensNothing(t), fixedNow, "billing", "table"
+		if err := updateRun(ctx, &o); apikey.KindOf(err) != apikey.KindUsage {
+			t.Errorf("%+v: %v", o, err)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/apikeyhq/apikey/internal/iostreams"
@@ -26,6 +27,9 @@ type ServeOptions struct {
 	StaleFor  time.Duration // serve.stale_for
 	LogFormat string        // --log-format, else serve.log_format: text or json
 	LogLevel  slog.Level    // --log-level, else serve.log_level
+	// TrustedProxies is serve.trusted_proxies: the peers whose
+	// X-Forwarded-For or X-Real-IP names the client.
+	TrustedProxies []netip.Prefix
 }
 
 // NewCmdServe wires `serve`.
@@ -45,6 +49,14 @@ or for a gateway that authenticates requests before passing them on:
                    200 {"status":"degraded"} while it cannot and answers
                    come from memory (config serve.stale_for); 503 after
   GET /metrics     Prometheus metrics, prefixed apikey_ (config serve.metrics)
+
+A key used from an address outside its allowlist (create --allow-ip) is
+answered 403 ip_not_allowed, and one over its rate limit (create --rate-limit)
+429 rate_limited with Retry-After, on both endpoints. The limit is counted by
+each server on its own. The client's address is the connection's peer; only
+when the peer is in serve.trusted_proxies (APIKEY_SERVE_TRUSTED_PROXIES,
+comma-separated CIDRs) is it taken from X-Forwarded-For (the rightmost
+address that is not a trusted proxy) or X-Real-IP.
 
 The key is read from the key header (config headers.key, default X-Api-Key) or
 from "Authorization: Bearer <key>". When the company header (config
@@ -79,6 +91,7 @@ finished.`,
 			opts.LogFormat = cfg.Get("serve.log_format")
 			// Checked by the configuration: one of slog's four names.
 			_ = opts.LogLevel.UnmarshalText([]byte(cfg.Get("serve.log_level")))
+			opts.TrustedProxies = cfg.Prefixes("serve.trusted_proxies")
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -108,6 +121,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		LogLevel:       opts.LogLevel,
 		DisableMetrics: !opts.Metrics,
 		StaleFor:       opts.StaleFor,
+		TrustedProxies: opts.TrustedProxies,
 	})
 	if err := srv.Listen(); err != nil {
 		return err

@@ -42,6 +42,9 @@ http {
             auth_request /_apikey;
             auth_request_set $apikey_company $upstream_http_x_company_id;
             auth_request_set $apikey_key $upstream_http_x_apikey_id;
+            auth_request_set $apikey_status $upstream_status;
+            auth_request_set $apikey_retry_after $upstream_http_retry_after;
+            error_page 500 = @apikey_error;
             proxy_set_header X-Company-Id $apikey_company;
             proxy_set_header X-Apikey-Id $apikey_key;
             proxy_set_header X-Api-Key "";
@@ -56,6 +59,17 @@ http {
             proxy_set_header Connection "";
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Real-IP $remote_addr;
+        }
+
+        location @apikey_error {
+            default_type application/json;
+            if ($apikey_status = 429) {
+                add_header Retry-After $apikey_retry_after always;
+                return 429 '{"error":"rate_limited","reason":"rate_limited"}\n';
+            }
+            return 500;
         }
     }
 }
@@ -63,7 +77,10 @@ http {
 
 // TestNginxAuthRequest runs curl -> nginx (auth_request) -> apikey serve, with
 // an upstream that records what reaches it. CI installs nginx; elsewhere the
-// test is skipped when nginx or curl is missing.
+// test is skipped when nginx or curl is missing. nginx is serve's trusted
+// proxy, and curl connects from several loopback addresses (127.0.0.2, ...),
+// so that a key's allowlist is checked against the client's address that
+// nginx forwards.
 func TestNginxAuthRequest(t *testing.T) {
 	nginx, err := exec.LookPath("nginx")
 	if err != nil {
@@ -76,6 +93,10 @@ func TestNginxAuthRequest(t *testing.T) {
 	w := newKeyWorld(t)
 	acme := w.mustIssue("create", "--company", "Acme", "--create-company", "--name", "billing")
 	globex := w.mustIssue("create", "--company", "Globex", "--create-company", "--name", "sync")
+	office := w.mustIssue("create", "--company", "Acme", "--name", "office", "--allow-ip", "127.0.0.2")
+	limited := w.mustIssue("create", "--company", "Acme", "--name", "limited", "--rate-limit", "1/h")
+	// nginx connects to serve from 127.0.0.1.
+	w.env["APIKEY_SERVE_TRUSTED_PROXIES"] = "127.0.0.1"
 	s := w.serve("--addr", "127.0.0.1:0")
 
 	type seen struct{ company, key, secret string }
@@ -139,10 +160,15 @@ func TestNginxAuthRequest(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	// get runs curl and returns the status and the body.
-	get := func(method string, header ...string) (int, string) {
+	// getFrom runs curl from the local address from ("" for the
+	// default, 127.0.0.1) and returns the status, the body and the
+	// Retry-After header.
+	getFrom := func(from, method string, header ...string) (code int, body, retryAfter string) {
 		t.Helper()
-		args := []string{"-s", "-X", method, "-o", "-", "-w", "\n%{http_code}"}
+		args := []string{"-s", "-X", method, "-o", "-", "-w", "\n%header{retry-after}\n%{http_code}"}
+		if from != "" {
+			args = append(args, "--interface", from)
+		}
 		for _, h := range header {
 			args = append(args, "-H", h)
 		}
@@ -151,12 +177,19 @@ func TestNginxAuthRequest(t *testing.T) {
 		if err != nil {
 			t.Fatalf("curl: %v", err)
 		}
-		i := strings.LastIndexByte(string(b), '\n')
-		n, err := strconv.Atoi(string(b[i+1:]))
-		if i < 0 || err != nil {
+		out := string(b)
+		i := strings.LastIndexByte(out, '\n')
+		j := strings.LastIndexByte(out[:max(i, 0)], '\n')
+		n, err := strconv.Atoi(out[i+1:])
+		if j < 0 || err != nil {
 			t.Fatalf("curl printed %q", b)
 		}
-		return n, strings.TrimSpace(string(b[:i]))
+		return n, strings.TrimSpace(out[:j]), out[j+1 : i]
+	}
+	get := func(method string, header ...string) (int, string) {
+		t.Helper()
+		code, body, _ := getFrom("", method, header...)
+		return code, body
 	}
 	reachedCount := func() int {
 		mu.Lock()
@@ -208,6 +241,46 @@ func TestNginxAuthRequest(t *testing.T) {
 		}
 	}
 
+	// A key with an allowlist passes from an allowed client only: serve
+	// believes the address nginx forwards, and nothing a client forges.
+	for _, tc := range []struct {
+		name   string
+		from   string
+		header []string
+		want   int
+	}{
+		{"allowed client", "127.0.0.2", nil, 200},
+		{"another client", "127.0.0.3", nil, 403},
+		{"nginx's own address", "", nil, 403},
+		{"forged X-Forwarded-For", "127.0.0.3", []string{"X-Forwarded-For: 127.0.0.2"}, 403},
+		{"forged X-Real-IP", "127.0.0.3", []string{"X-Real-IP: 127.0.0.2"}, 403},
+		{"allowed client with its own X-Forwarded-For", "127.0.0.2", []string{"X-Forwarded-For: 192.0.2.1"}, 200},
+	} {
+		before := reachedCount()
+		code, body, _ := getFrom(tc.from, "GET", append([]string{"X-Api-Key: " + office.Key}, tc.header...)...)
+		if code != tc.want {
+			t.Errorf("%s: %d %q, want %d", tc.name, code, body, tc.want)
+		}
+		if want := map[bool]int{true: 1}[tc.want == 200]; reachedCount() != before+want {
+			t.Errorf("%s: %d requests reached the upstream, want %d", tc.name, reachedCount()-before, want)
+		}
+	}
+
+	// Over its rate limit: 429 with Retry-After, passed on by the
+	// configuration's error page (nginx makes any answer of the auth
+	// request but 2xx, 401 and 403 a 500).
+	if code, body, _ := getFrom("", "GET", "X-Api-Key: "+limited.Key); code != 200 {
+		t.Fatalf("limited key, first request: %d %q", code, body)
+	}
+	before := reachedCount()
+	code, body, retryAfter := getFrom("", "GET", "X-Api-Key: "+limited.Key)
+	if code != 429 || body != `{"error":"rate_limited","reason":"rate_limited"}` || retryAfter != "3600" {
+		t.Errorf("limited key, second request: %d %q, Retry-After %q", code, body, retryAfter)
+	}
+	if reachedCount() != before {
+		t.Error("a rate-limited request reached the upstream")
+	}
+
 	// A key disabled by another apikey process is refused at the gateway.
 	if out, err := w.command("disable", acme.ID).CombinedOutput(); err != nil {
 		t.Fatalf("disable: %v %s", err, out)
@@ -218,7 +291,7 @@ func TestNginxAuthRequest(t *testing.T) {
 		}
 		return ""
 	})
-	before := reachedCount()
+	before = reachedCount()
 	get("GET", "X-Api-Key: "+acme.Key)
 	if reachedCount() != before {
 		t.Error("a disabled key reached the upstream")

@@ -16,6 +16,12 @@ const (
 	ReasonInvalid    Reason = "invalid"
 	ReasonInactive   Reason = "inactive"
 	ReasonExpired    Reason = "expired"
+
+	// Only serve refuses for these, a key that is good otherwise: used
+	// from an address outside its allowlist (403), or over its rate
+	// limit (429).
+	ReasonIPNotAllowed Reason = "ip_not_allowed"
+	ReasonRateLimited  Reason = "rate_limited"
 )
 
 // Judge decides whether a key found by its secret's hash may be used now.

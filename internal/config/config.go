@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"net/textproto"
 	"net/url"
 	"os"
@@ -47,6 +48,7 @@ var Settings = []Setting{
 	{Key: "actor", Flag: "actor", Help: "who is recorded in the audit trail"},
 	{Key: "api_url", Help: "base URL of your API, used by the curl snippet"},
 	{Key: "serve.addr", Flag: "addr", Help: "address that serve listens on"},
+	{Key: "serve.trusted_proxies", Help: "addresses or CIDRs of the proxies whose X-Forwarded-For and X-Real-IP serve believes"},
 	{Key: "serve.metrics", Help: "whether serve answers GET /metrics"},
 	{Key: "serve.stale_for", Help: "how long serve answers from memory while the store cannot be read"},
 	{Key: "serve.log_format", Flag: "log-format", Help: "format of serve's log: text or json"},
@@ -194,7 +196,7 @@ func Load(configFlag string, env Env, flags Flags) (*Config, error) {
 			// `APIKEY_DB= apikey list` means the default, not an error.
 			val.Value, val.Source, val.Origin = ev, SourceEnv, EnvName(s.Key)
 		} else if c.FileUsed && v.InConfig(s.Key) {
-			val.Value, val.Source, val.Origin = v.GetString(s.Key), SourceFile, c.File
+			val.Value, val.Source, val.Origin = fileString(v, s.Key), SourceFile, c.File
 		} else {
 			val.Value, val.Source = defaults[s.Key], SourceDefault
 		}
@@ -214,6 +216,45 @@ func Load(configFlag string, env Env, flags Flags) (*Config, error) {
 		}
 	}
 	return c, c.validate()
+}
+
+// fileString is the value of key in the config file as a string; a YAML
+// list (serve.trusted_proxies) is its items joined by commas, as a list is
+// written in an environment variable.
+func fileString(v *viper.Viper, key string) string {
+	switch val := v.Get(key).(type) {
+	case []any:
+		items := make([]string, len(val))
+		for i, item := range val {
+			items[i] = fmt.Sprint(item)
+		}
+		return strings.Join(items, ",")
+	}
+	return v.GetString(key)
+}
+
+// List is the effective value of key as a list: its comma-separated items,
+// trimmed, without empty ones.
+func (c *Config) List(key string) []string {
+	var out []string
+	for item := range strings.SplitSeq(c.Get(key), ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// Prefixes is the effective value of key, a list of addresses and CIDRs that
+// Load has checked, as network prefixes (a bare address is a /32 or /128).
+func (c *Config) Prefixes(key string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, item := range c.List(key) {
+		if p, err := apikey.ParseAllowedIPs([]string{item}); err == nil {
+			out = append(out, netip.MustParsePrefix(p[0]))
+		}
+	}
+	return out
 }
 
 func flagValue(flags Flags, name string) (string, bool) {
@@ -334,6 +375,11 @@ func (c *Config) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Get("serve.addr")); err != nil {
 		return bad("serve.addr", "use host:port, e.g. 127.0.0.1:8787")
+	}
+	for _, item := range c.List("serve.trusted_proxies") {
+		if _, err := apikey.ParseAllowedIPs([]string{item}); err != nil {
+			return bad("serve.trusted_proxies", fmt.Sprintf("%q is neither an address nor a CIDR; give addresses or CIDRs separated by commas, such as 10.0.0.0/8,127.0.0.1", item))
+		}
 	}
 	for _, k := range []string{"no_input", "accessible", "serve.metrics"} {
 		if _, ok := parseBool(c.Get(k)); !ok {

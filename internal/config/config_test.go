@@ -367,3 +367,62 @@ func TestOnlyTheInjectedEnvironmentCounts(t *testing.T) {
 		}
 	}
 }
+
+func TestTrustedProxies(t *testing.T) {
+	dir := t.TempDir()
+	load := func(env map[string]string, file string) (*Config, error) {
+		t.Helper()
+		env["HOME"] = dir
+		path := ""
+		if file != "" {
+			path = writeFile(t, t.TempDir(), "c.yaml", file)
+		}
+		return Load(path, envOf(env), nil)
+	}
+	prefixes := func(c *Config) string {
+		var s []string
+		for _, p := range c.Prefixes("serve.trusted_proxies") {
+			s = append(s, p.String())
+		}
+		return strings.Join(s, " ")
+	}
+	// None by default: no proxy is believed.
+	c, err := load(map[string]string{}, "")
+	if err != nil || c.Get("serve.trusted_proxies") != "" || len(c.Prefixes("serve.trusted_proxies")) != 0 {
+		t.Fatalf("default: %q, %v", c.Get("serve.trusted_proxies"), err)
+	}
+	// From the environment: comma-separated, spaces and empty items ignored;
+	// bare addresses are /32 and /128, IPv4-mapped ones IPv4.
+	c, err = load(map[string]string{"APIKEY_SERVE_TRUSTED_PROXIES": " 10.0.0.0/8, 127.0.0.1,,::1 ,::ffff:192.0.2.1"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := prefixes(c); got != "10.0.0.0/8 127.0.0.1/32 ::1/128 192.0.2.1/32" {
+		t.Errorf("from the environment: %s", got)
+	}
+	if v := c.values["serve.trusted_proxies"]; v.Source != SourceEnv || v.Origin != "APIKEY_SERVE_TRUSTED_PROXIES" {
+		t.Errorf("source %+v", v)
+	}
+	// From the file: a YAML list or a string.
+	for _, file := range []string{"serve:\n  trusted_proxies: [10.1.0.0/16, 2001:db8::/32]\n", "serve:\n  trusted_proxies: 10.1.0.0/16,2001:db8::/32\n"} {
+		c, err = load(map[string]string{}, file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := prefixes(c); got != "10.1.0.0/16 2001:db8::/32" || c.Get("serve.trusted_proxies") != "10.1.0.0/16,2001:db8::/32" {
+			t.Errorf("%q: %s (%q)", file, got, c.Get("serve.trusted_proxies"))
+		}
+	}
+	// Invalid: a usage error naming the setting, the item and the source.
+	_, err = load(map[string]string{"APIKEY_SERVE_TRUSTED_PROXIES": "10.0.0.0/8,10.0.0.300"}, "")
+	want := `invalid serve.trusted_proxies "10.0.0.0/8,10.0.0.300" (from APIKEY_SERVE_TRUSTED_PROXIES): "10.0.0.300" is neither an address nor a CIDR`
+	if apikey.KindOf(err) != apikey.KindUsage || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %v, want %s", err, want)
+	}
+	for _, file := range []string{"serve:\n  trusted_proxies: [10.0.0.0/33]\n", "serve:\n  trusted_proxies: proxy.internal\n"} {
+		_, err = load(map[string]string{}, file)
+		if apikey.KindOf(err) != apikey.KindUsage || !strings.Contains(err.Error(), "invalid serve.trusted_proxies") || !strings.Contains(err.Error(), "c.yaml)") {
+			t.Errorf("%q: %v", file, err)
+		}
+	}
+}

@@ -16,13 +16,15 @@ import (
 // server may hold every key of an installation, and the garbage collector
 // looks at every pointer of every entry in each cycle, so an entry holds one
 // pointer, its data: the body, then the name header when it does not appear
-// in the body. Ids and name are spans of the data; times are integers.
+// in the body, then the key's rate limit and allowlist, packed (limits.go).
+// Ids and name are spans of the data; times are integers.
 type entry struct {
 	data     string // first, so that the collector stops looking after it
 	bodyLen  uint32
 	keyID    span
 	company  span
 	name     span
+	limits   span // empty for a key without rate limit or allowlist
 	active   bool
 	expires  int64 // when the key expires, Unix µs; noExpiry for never
 	graceEnd int64 // when an old secret stops working, Unix µs; noExpiry for never
@@ -55,12 +57,19 @@ func newEntry(p store.Presented) *entry {
 		i := strings.Index(data, s) // found: each was put there
 		return span{uint32(i), uint32(len(s))}
 	}
+	keyID, company, name := within(k.ID), within(k.Company.ID), within(nameHeader)
+	limits := span{off: uint32(len(data))}
+	if packed := packLimits(k); packed != "" {
+		data += packed
+		limits.n = uint32(len(packed))
+	}
 	return &entry{
 		data:     data,
 		bodyLen:  uint32(bodyLen),
-		keyID:    within(k.ID),
-		company:  within(k.Company.ID),
-		name:     within(nameHeader),
+		keyID:    keyID,
+		company:  company,
+		name:     name,
+		limits:   limits,
 		active:   k.Status == apikey.StatusActive,
 		expires:  micros(k.ExpiresAt),
 		graceEnd: micros(p.SecretExpiresAt),

@@ -208,6 +208,11 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, start time
 		}
 		return o
 	}
+	if e.limits.n != 0 {
+		if o, refused := s.enforceLimits(w, r, e, now); refused {
+			return o
+		}
+	}
 	e.markUsed(now.UnixNano(), s.pending)
 	if forwardAuth {
 		h["X-Apikey-Id"] = []string{e.keyIDString()}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/textproto"
 	"os"
 	"sync"
@@ -61,7 +62,10 @@ type Options struct {
 	KeyHeader     string // header carrying the key (default X-Api-Key)
 	CompanyHeader string // header carrying the company id (default X-Company)
 	Log           io.Writer
-	Now           func() time.Time // the clock keys are judged by (tests); default the system's
+	Now           func() time.Time // the clock keys are judged and rate-limited by (tests); default the system's
+	// TrustedProxies are the peers whose X-Forwarded-For or X-Real-IP
+	// gives the client's address (config serve.trusted_proxies).
+	TrustedProxies []netip.Prefix
 
 	// The log (nothing when Log is nil) is in LogFormat (LogText, the
 	// default, or LogJSON), from LogLevel up (default info: every request).
@@ -108,6 +112,9 @@ type Server struct {
 	log     *serverLog
 	logger  *slog.Logger // the server's own lines
 	metrics *metrics     // nil when off
+
+	trustedProxies []netip.Prefix
+	limiters       *limiters
 
 	// seen is the sequence number of the last event the cache accounts
 	// for; -1 before the first look at the store.
@@ -167,6 +174,8 @@ func New(o Options) *Server {
 	if !o.DisableMetrics {
 		s.metrics = newMetrics(s)
 	}
+	s.trustedProxies = o.TrustedProxies
+	s.limiters = newLimiters(size)
 	return s
 }
 
