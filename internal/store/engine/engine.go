@@ -52,6 +52,12 @@ type Engine interface {
 	// LastChange is the sequence number of the newest event, 0 for none.
 	LastChange(ctx context.Context) (int64, error)
 
+	// LegacyKeys counts the keys imported from another system (Legacy),
+	// from an index of those keys alone: a server asks after each change,
+	// so that it looks up a secret that is not of apikey's format only
+	// when some key may have one.
+	LegacyKeys(ctx context.Context) (int, error)
+
 	// Close releases the engine's connections.
 	Close() error
 }
@@ -131,6 +137,9 @@ type Tx interface {
 	// EventCompanies returns the distinct companies named by events that
 	// match m, at most MaxCandidates.
 	EventCompanies(ctx context.Context, m EventCompanyMatch) ([]IDName, error)
+
+	// What export and import move (export.go).
+	Portable
 }
 
 // KeyQuery selects keys for EachKey. The store has resolved the company and
