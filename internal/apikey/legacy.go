@@ -87,5 +87,5 @@ func LegacyHint(s string) string {
 // never the secret, and no sealed copy (rotate gives the key an apikey
 // secret, which may be revealed).
 func LegacyMaterial(s string) SecretMaterial {
-	return SecretMaterial{Hash: HashSecret(s), Hint: LegacyHint(s)}
+	return SecretMaterial{Hash: HashSecret(s), Hint: LegacyHint(s), Legacy: true}
 }

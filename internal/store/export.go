@@ -61,9 +61,10 @@ func (s *Store) Export(ctx context.Context, refs []string, sink ExportSink) erro
 	})
 }
 
-// LegacyKeys counts the keys imported from another system. A server asks
+// LegacySecrets counts the stored secrets of another system's format: those
+// of legacy keys, and of keys rotated since, in their grace. A server asks
 // after each change: while there are none, a secret that is not of
 // apikey's format is refused without a look at the store.
-func (s *Store) LegacyKeys(ctx context.Context) (int, error) {
-	return s.eng.LegacyKeys(ctx)
+func (s *Store) LegacySecrets(ctx context.Context) (int, error) {
+	return s.eng.LegacySecrets(ctx)
 }

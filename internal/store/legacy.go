@@ -131,7 +131,7 @@ func (li *legacyImporter) add(ctx context.Context, l LegacyKey) error {
 		li.skip(l, "its secret is the secret of key "+owner)
 		return nil
 	}
-	n.ID, n.Company, n.Secret, n.Actor, n.Legacy = uuid.NewString(), c.ID, apikey.SecretMaterial{Hash: l.Secret.Hash, Hint: l.Secret.Hint}, li.o.Actor, true
+	n.ID, n.Company, n.Secret, n.Actor, n.Legacy = uuid.NewString(), c.ID, apikey.SecretMaterial{Hash: l.Secret.Hash, Hint: l.Secret.Hint, Legacy: true}, li.o.Actor, true
 	n.ExpiresAt = l.ExpiresAt
 	if _, err := li.batch.add(ctx, n, li.now); err != nil {
 		return err

@@ -52,11 +52,12 @@ type Engine interface {
 	// LastChange is the sequence number of the newest event, 0 for none.
 	LastChange(ctx context.Context) (int64, error)
 
-	// LegacyKeys counts the keys imported from another system (Legacy),
-	// from an index of those keys alone: a server asks after each change,
-	// so that it looks up a secret that is not of apikey's format only
-	// when some key may have one.
-	LegacyKeys(ctx context.Context) (int, error)
+	// LegacySecrets counts the stored secrets of another system's format
+	// (SecretMaterial.Legacy), from an index of those alone: a server asks
+	// after each change, so that it looks up a secret that is not of
+	// apikey's format only while some key may have one, a key in the
+	// grace of its first rotation among them.
+	LegacySecrets(ctx context.Context) (int, error)
 
 	// Close releases the engine's connections.
 	Close() error

@@ -8,13 +8,15 @@ import (
 )
 
 // Secret is one stored secret of a key as export and import move it: its
-// hash, when it was made, when it stops working (nil for the current one)
-// and its sealed copy (nil without one).
+// hash, when it was made, when it stops working (nil for the current one),
+// its sealed copy (nil without one), and whether it is of another system's
+// format.
 type Secret struct {
 	Hash      apikey.Hash
 	Sealed    []byte
 	CreatedAt time.Time
 	ExpiresAt *time.Time
+	Legacy    bool
 }
 
 // KeyRecord is a key with every secret it has.

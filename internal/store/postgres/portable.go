@@ -12,11 +12,11 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// LegacyKeys counts the keys imported from another system, from the partial
-// index that holds them alone (migration 3).
-func (e *Engine) LegacyKeys(ctx context.Context) (int, error) {
+// LegacySecrets counts the secrets of another system's format, from the
+// partial index that holds them alone (migration 3).
+func (e *Engine) LegacySecrets(ctx context.Context) (int, error) {
 	var n int
-	err := e.pool.QueryRow(ctx, `SELECT count(*) FROM keys WHERE legacy`).Scan(&n)
+	err := e.pool.QueryRow(ctx, `SELECT count(*) FROM secrets WHERE legacy`).Scan(&n)
 	return n, e.translate(err)
 }
 
@@ -62,6 +62,7 @@ type recordRow struct {
 	sealed  []byte
 	created *time.Time
 	expires *time.Time
+	legacy  *bool
 	dest    []any
 }
 
@@ -71,7 +72,7 @@ func newRecordRow(withSecret bool) *recordRow {
 	r.dest = []any{&k.ID, &k.Company.ID, &k.Name, &r.status, &k.Hint, &k.Scopes, &k.Metadata, &k.CreatedAt, &k.CreatedBy, &k.UpdatedAt, &k.ExpiresAt, &k.LastUsedAt,
 		&k.Sealed, &k.RateLimit, &k.AllowedIPs, &k.Legacy}
 	if withSecret {
-		r.dest = append(r.dest, &r.hash, &r.sealed, &r.created, &r.expires)
+		r.dest = append(r.dest, &r.hash, &r.sealed, &r.created, &r.expires, &r.legacy)
 	}
 	return r
 }
@@ -100,14 +101,14 @@ func (r *recordRow) key() apikey.Key {
 
 // secret makes the secret of the row read last; ok is false for none.
 func (r *recordRow) secret() (engine.Secret, bool) {
-	return makeSecret(r.hash, r.sealed, r.created, r.expires)
+	return makeSecret(r.hash, r.sealed, r.created, r.expires, r.legacy)
 }
 
-func makeSecret(hash, sealed []byte, created, expires *time.Time) (engine.Secret, bool) {
+func makeSecret(hash, sealed []byte, created, expires *time.Time, legacy *bool) (engine.Secret, bool) {
 	if len(hash) != len(apikey.Hash{}) || created == nil {
 		return engine.Secret{}, false
 	}
-	s := engine.Secret{CreatedAt: created.UTC(), ExpiresAt: utcPtr(expires)}
+	s := engine.Secret{CreatedAt: created.UTC(), ExpiresAt: utcPtr(expires), Legacy: legacy != nil && *legacy}
 	copy(s.Hash[:], hash)
 	if sealed != nil {
 		s.Sealed = slices.Clone(sealed)
@@ -130,7 +131,7 @@ func (t *tx) EachKeyRecord(ctx context.Context, companyIDs []string, fn func(eng
 	where, args := inCompanies("k.company_id", companyIDs)
 	// The rows of one key come together (ordered by the key's seq); pgx
 	// reads them off the connection as fn takes them.
-	rows, err := t.tx.Query(ctx, `SELECT `+recordColumns+`, s.hash, s.sealed, s.created_at, s.expires_at
+	rows, err := t.tx.Query(ctx, `SELECT `+recordColumns+`, s.hash, s.sealed, s.created_at, s.expires_at, s.legacy
 		FROM keys k LEFT JOIN secrets s ON s.key_id = k.id`+where+` ORDER BY k.seq`, args...)
 	if err != nil {
 		return err
@@ -225,7 +226,7 @@ func (t *tx) KeyRecords(ctx context.Context, ids []string) ([]engine.KeyRecord, 
 	for _, rec := range out {
 		found = append(found, rec.Key.ID)
 	}
-	rows, err = t.tx.Query(ctx, `SELECT key_id, hash, sealed, created_at, expires_at FROM secrets WHERE key_id = ANY($1)`, found)
+	rows, err = t.tx.Query(ctx, `SELECT key_id, hash, sealed, created_at, expires_at, legacy FROM secrets WHERE key_id = ANY($1)`, found)
 	if err != nil {
 		return nil, err
 	}
@@ -234,10 +235,11 @@ func (t *tx) KeyRecords(ctx context.Context, ids []string) ([]engine.KeyRecord, 
 		var id string
 		var hash, sealed []byte
 		var created, expires *time.Time
-		if err := rows.Scan(&id, &hash, &sealed, &created, &expires); err != nil {
+		var legacy bool
+		if err := rows.Scan(&id, &hash, &sealed, &created, &expires, &legacy); err != nil {
 			return nil, err
 		}
-		if s, ok := makeSecret(hash, sealed, created, expires); ok {
+		if s, ok := makeSecret(hash, sealed, created, expires, &legacy); ok {
 			rec := &out[at[id]]
 			rec.Secrets = append(rec.Secrets, s)
 		}
@@ -313,6 +315,7 @@ func (t *tx) InsertKeyRecords(ctx context.Context, recs []engine.KeyRecord) erro
 	var sKey []string
 	var sCreated []time.Time
 	var sExpires []*time.Time
+	var sLegacy []bool
 	for i, rec := range recs {
 		k := rec.Key
 		ids[i], cids[i], names[i], nameKeys[i], statuses[i], hints[i] = k.ID, k.Company.ID, k.Name, apikey.Fold(k.Name), string(k.Status), k.Hint
@@ -325,6 +328,7 @@ func (t *tx) InsertKeyRecords(ctx context.Context, recs []engine.KeyRecord) erro
 			sSealed = append(sSealed, s.Sealed)
 			sCreated = append(sCreated, s.CreatedAt)
 			sExpires = append(sExpires, s.ExpiresAt)
+			sLegacy = append(sLegacy, s.Legacy)
 		}
 	}
 	_, err := t.tx.Exec(ctx, `INSERT INTO keys (id, company_id, name, name_key, status, hint, scopes, metadata, created_at, created_by, updated_at, expires_at, last_used_at, sealed,
@@ -339,9 +343,9 @@ func (t *tx) InsertKeyRecords(ctx context.Context, recs []engine.KeyRecord) erro
 	if err != nil || len(sHash) == 0 {
 		return err
 	}
-	_, err = t.tx.Exec(ctx, `INSERT INTO secrets (hash, key_id, sealed, created_at, expires_at)
-		SELECT * FROM unnest($1::bytea[], $2::text[], $3::bytea[], $4::timestamptz[], $5::timestamptz[])`,
-		sHash, sKey, sSealed, sCreated, sExpires)
+	_, err = t.tx.Exec(ctx, `INSERT INTO secrets (hash, key_id, sealed, created_at, expires_at, legacy)
+		SELECT * FROM unnest($1::bytea[], $2::text[], $3::bytea[], $4::timestamptz[], $5::timestamptz[], $6::bool[])`,
+		sHash, sKey, sSealed, sCreated, sExpires, sLegacy)
 	return err
 }
 

@@ -247,7 +247,7 @@ func (t *tx) DeleteKey(ctx context.Context, id string) error {
 }
 
 func (t *tx) InsertSecret(ctx context.Context, keyID string, m apikey.SecretMaterial, at time.Time) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO secrets (hash, key_id, sealed, created_at) VALUES ($1, $2, $3, $4)`, m.Hash[:], keyID, m.Sealed, at)
+	_, err := t.tx.Exec(ctx, `INSERT INTO secrets (hash, key_id, sealed, created_at, legacy) VALUES ($1, $2, $3, $4, $5)`, m.Hash[:], keyID, m.Sealed, at, m.Legacy)
 	return err
 }
 

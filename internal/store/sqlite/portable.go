@@ -11,11 +11,11 @@ import (
 	"github.com/apikeyhq/apikey/internal/store/engine"
 )
 
-// LegacyKeys counts the keys imported from another system, from the partial
-// index that holds them alone (migration 6).
-func (e *Engine) LegacyKeys(ctx context.Context) (int, error) {
+// LegacySecrets counts the secrets of another system's format, from the
+// partial index that holds them alone (migration 6).
+func (e *Engine) LegacySecrets(ctx context.Context) (int, error) {
 	var n int
-	err := e.db.QueryRowContext(ctx, `SELECT count(*) FROM keys WHERE legacy = 1`).Scan(&n)
+	err := e.db.QueryRowContext(ctx, `SELECT count(*) FROM secrets WHERE legacy = 1`).Scan(&n)
 	return n, translate(e.path, err)
 }
 
@@ -58,9 +58,10 @@ func (t *tx) EachCompany(ctx context.Context, companyIDs []string, fn func(apike
 type secretRow struct {
 	hash, sealed     []byte
 	created, expires sql.NullString
+	legacy           sql.NullBool
 }
 
-func (s *secretRow) dest() []any { return []any{&s.hash, &s.sealed, &s.created, &s.expires} }
+func (s *secretRow) dest() []any { return []any{&s.hash, &s.sealed, &s.created, &s.expires, &s.legacy} }
 
 // secret makes the secret of the row read last; ok is false for none (a
 // key without secrets, as the outer join gives it).
@@ -68,7 +69,7 @@ func (s *secretRow) secret() (engine.Secret, bool) {
 	if len(s.hash) != len(apikey.Hash{}) {
 		return engine.Secret{}, false
 	}
-	out := engine.Secret{CreatedAt: parseTime(s.created.String), ExpiresAt: parseTimePtr(s.expires)}
+	out := engine.Secret{CreatedAt: parseTime(s.created.String), ExpiresAt: parseTimePtr(s.expires), Legacy: s.legacy.Bool}
 	copy(out.Hash[:], s.hash)
 	if s.sealed != nil {
 		out.Sealed = slices.Clone(s.sealed)
@@ -91,7 +92,7 @@ func (t *tx) EachKeyRecord(ctx context.Context, companyIDs []string, fn func(eng
 	where, args := inCompanies("k.company_id", companyIDs)
 	// Keys in rowid order, each joined with its secrets through their
 	// index: the rows of one key come together, and nothing is sorted.
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+listColumns+`, s.hash, s.sealed, s.created_at, s.expires_at
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+listColumns+`, s.hash, s.sealed, s.created_at, s.expires_at, s.legacy
 		FROM keys k LEFT JOIN secrets s ON s.key_id = k.id`+where+` ORDER BY k.rowid`, args...)
 	if err != nil {
 		return err
@@ -185,7 +186,7 @@ func (t *tx) KeyRecords(ctx context.Context, ids []string) ([]engine.KeyRecord, 
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := t.stmt(ctx, `SELECT hash, sealed, created_at, expires_at FROM secrets WHERE key_id = ?`)
+	secrets, err := t.stmt(ctx, `SELECT hash, sealed, created_at, expires_at, legacy FROM secrets WHERE key_id = ?`)
 	if err != nil {
 		return nil, err
 	}
@@ -273,8 +274,8 @@ func (t *tx) InsertKeyRecords(ctx context.Context, recs []engine.KeyRecord) erro
 			if s.Sealed != nil {
 				sealed = s.Sealed
 			}
-			err := t.exec(ctx, `INSERT INTO secrets (hash, key_id, sealed, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-				s.Hash[:], k.ID, sealed, fmtTime(s.CreatedAt), fmtTimePtr(s.ExpiresAt))
+			err := t.exec(ctx, `INSERT INTO secrets (hash, key_id, sealed, created_at, expires_at, legacy) VALUES (?, ?, ?, ?, ?, ?)`,
+				s.Hash[:], k.ID, sealed, fmtTime(s.CreatedAt), fmtTimePtr(s.ExpiresAt), s.Legacy)
 			if err != nil {
 				return err
 			}
