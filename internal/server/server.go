@@ -95,6 +95,9 @@ type Server struct {
 	seen atomic.Int64
 	// storeDown is set while the store cannot be read; /healthz says so.
 	storeDown atomic.Bool
+	// legacy is how many legacy secrets the store holds, legacyUnknown
+	// until counted (legacy.go).
+	legacy atomic.Int64
 	// changed asks the watcher for a look at the store now, rather than at
 	// its next tick: a notification said that something changed.
 	changed chan struct{}
@@ -123,6 +126,7 @@ func New(o Options) *Server {
 		log:           newRequestLog(o.Log),
 	}
 	s.seen.Store(-1)
+	s.legacy.Store(legacyUnknown)
 	if s.poll <= 0 {
 		s.poll = DefaultPollInterval
 	}

@@ -95,6 +95,7 @@ func (s *Server) watchOnce(ctx context.Context) {
 			s.cache.invalidateAll()
 		}
 		s.seen.Store(seq)
+		s.countLegacy(ctx)
 	}
 	s.cache.freshen(start, s.freshFor())
 	if s.storeDown.Swap(false) {
