@@ -205,28 +205,26 @@ func printImportReport(ios *iostreams.IOStreams, rep store.ImportReport, legacy 
 	if rep.ConflictCount > 0 && on == store.ConflictFail {
 		return // the error says it all
 	}
-	verb, nothing := "Imported", "Nothing to do"
+	verb, nothing, none := "Imported", "Nothing to do", "Nothing imported."
 	if rep.DryRun {
-		verb, nothing = "Would import", "Nothing to do (dry run)"
+		verb, nothing, none = "Would import", "Nothing to do (dry run)", "Nothing would be imported (dry run)."
 	}
-	if legacy {
-		switch {
-		case rep.Changed():
-			ios.ErrPrintf("%s %s and %s%s.\n", verb, plural(rep.Keys.New, "legacy key", "legacy keys"), plural(rep.Companies.New, "new company", "new companies"),
-				already(rep.Keys.Unchanged, "key", "keys"))
-		default:
-			ios.ErrPrintf("%s: the store holds %s of the file already.\n", nothing, plural(rep.Keys.Unchanged, "key", "keys"))
-		}
-	} else {
-		switch {
-		case rep.Changed():
-			ios.ErrPrintf("%s %s.%s\n", verb, records(rep.Companies.New, rep.Keys.New, rep.Events.New),
-				alreadyAll(rep.Companies.Unchanged, rep.Keys.Unchanged, rep.Events.Unchanged))
-		default:
-			ios.ErrPrintf("%s: the store holds %s of the file already.\n", nothing, records(rep.Companies.Unchanged, rep.Keys.Unchanged, rep.Events.Unchanged))
-		}
+	skipped := rep.Companies.Skipped + rep.Keys.Skipped + rep.Events.Skipped
+	switch {
+	case rep.Changed() && legacy:
+		ios.ErrPrintf("%s %s and %s.%s\n", verb, plural(rep.Keys.New, "legacy key", "legacy keys"), plural(rep.Companies.New, "new company", "new companies"),
+			already(plural(rep.Keys.Unchanged, "key", "keys"), rep.Keys.Unchanged))
+	case rep.Changed():
+		ios.ErrPrintf("%s %s.%s\n", verb, records(rep.Companies.New, rep.Keys.New, rep.Events.New),
+			already(records(rep.Companies.Unchanged, rep.Keys.Unchanged, rep.Events.Unchanged), rep.Companies.Unchanged+rep.Keys.Unchanged+rep.Events.Unchanged))
+	case skipped > 0:
+		ios.ErrPrintf("%s\n", none)
+	case legacy:
+		ios.ErrPrintf("%s: the store holds every key of the file already (%s).\n", nothing, plural(rep.Keys.Unchanged, "key", "keys"))
+	default:
+		ios.ErrPrintf("%s: the store holds every record of the file already (%s).\n", nothing, records(rep.Companies.Unchanged, rep.Keys.Unchanged, rep.Events.Unchanged))
 	}
-	if skipped := rep.Companies.Skipped + rep.Keys.Skipped + rep.Events.Skipped; skipped > 0 {
+	if skipped > 0 {
 		ios.ErrPrintf("Skipped %s (in conflict, or of a record in conflict).\n", records(rep.Companies.Skipped, rep.Keys.Skipped, rep.Events.Skipped))
 	}
 }
@@ -235,16 +233,10 @@ func records(companies, keys, events int) string {
 	return fmt.Sprintf("%s, %s and %s", plural(companies, "company", "companies"), plural(keys, "key", "keys"), plural(events, "event", "events"))
 }
 
-func already(n int, one, many string) string {
+// already says what of the file the store held already, when n > 0.
+func already(what string, n int) string {
 	if n == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" (%s of the file were there already)", plural(n, one, many))
-}
-
-func alreadyAll(companies, keys, events int) string {
-	if companies+keys+events == 0 {
-		return ""
-	}
-	return fmt.Sprintf(" The store held %s of the file already.", records(companies, keys, events))
+	return " The store held " + what + " of the file already."
 }
