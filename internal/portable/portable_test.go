@@ -124,7 +124,7 @@ func TestMalformed(t *testing.T) {
 		{"unknown type", join(header, `{"type":"user"}`, end), `line 2: unknown record type "user"`},
 		{"second header", join(header, header, end), "line 2: a second header"},
 		{"order", join(header, k, comp, ev, end), "line 3: a company after the keys"},
-		{"two values", join(header, comp+" {}", k, ev, end), "line 2: not valid JSON"},
+		{"two values", join(header, comp+" {}", k, ev, end), "line 2: more than one JSON value"},
 		{"bad hash", join(header, comp, strings.Replace(k, `"hash":"`, `"hash":"!!`, 1), ev, end), "line 3: secret 1 of key 2222"},
 		{"bad count", join(header, comp, k, ev, `{"type":"end","companies":1,"keys":2,"events":1}`), "line 5: the end record counts 1 companies, 2 keys"},
 		{"after the end", join(header, comp, k, ev, end, comp), "line 6: a record after the end record"},

@@ -105,6 +105,8 @@ func jsonProblem(err error) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "not valid JSON (the line ends in the middle of a value)"
 	case errors.As(err, &syn):
 		return fmt.Sprintf("not valid JSON (at byte %d: %s)", syn.Offset, strings.TrimPrefix(syn.Error(), "invalid character "))
 	case errors.As(err, &typ) && typ.Field != "":
@@ -135,7 +137,11 @@ func (rd *Reader) Next() (store.ImportRecord, error) {
 	var probe struct {
 		Type string `json:"type"`
 	}
-	if err := json.Unmarshal(line, &probe); err != nil {
+	if t, ok := leadingType(line); ok {
+		// As export writes every record: the type first. Spares a
+		// second decoding of the line, a third of reading it.
+		probe.Type = t
+	} else if err := json.Unmarshal(line, &probe); err != nil {
 		return store.ImportRecord{}, rd.errorf("%s", jsonProblem(err))
 	}
 	stage := -1
@@ -206,6 +212,26 @@ func (rd *Reader) Next() (store.ImportRecord, error) {
 		return rec, io.EOF
 	}
 	return rec, nil
+}
+
+// leadingType reads the type of a record that starts {"type":"T", with T
+// plain letters. The full decoding of the line checks the rest, and that
+// the type is given once.
+func leadingType(line []byte) (string, bool) {
+	const start = `{"type":"`
+	if !bytes.HasPrefix(line, []byte(start)) {
+		return "", false
+	}
+	rest := line[len(start):]
+	for i, c := range rest {
+		switch {
+		case c == '"' && i > 0:
+			return string(rest[:i]), true
+		case c < 'a' || c > 'z':
+			return "", false
+		}
+	}
+	return "", false
 }
 
 func deref(s *string) string {
