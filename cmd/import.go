@@ -134,7 +134,11 @@ func importRun(ctx context.Context, opts *ImportOptions) error {
 			return err
 		}
 		o.Details = map[string]any{"format": "csv"}
-		run = func(st Store) (store.ImportReport, error) { return st.ImportLegacy(ctx, lr.Next, o) }
+		run = func(st Store) (store.ImportReport, error) {
+			next, stop := portable.ReadAhead(lr.Next, readAhead)
+			defer stop()
+			return st.ImportLegacy(ctx, next, o)
+		}
 	} else {
 		rd, err := portable.NewReader(in)
 		if err != nil {
@@ -142,7 +146,11 @@ func importRun(ctx context.Context, opts *ImportOptions) error {
 		}
 		h := rd.Header()
 		o.Details = map[string]any{"format": portable.Format, "version": h.Version, "source": h.Source, "exported_at": h.ExportedAt.Format(time.RFC3339)}
-		run = func(st Store) (store.ImportReport, error) { return st.Import(ctx, rd.Next, o) }
+		run = func(st Store) (store.ImportReport, error) {
+			next, stop := portable.ReadAhead(rd.Next, readAhead)
+			defer stop()
+			return st.Import(ctx, next, o)
+		}
 	}
 	open := opts.Store
 	if opts.DryRun {
@@ -165,6 +173,9 @@ func importRun(ctx context.Context, opts *ImportOptions) error {
 	}
 	return err
 }
+
+// readAhead is how many records are read and decoded ahead of the store.
+const readAhead = 2000
 
 // importSource opens the file to import, or standard input for "" and "-".
 // Standard input at a terminal is refused rather than waited on.

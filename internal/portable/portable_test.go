@@ -211,3 +211,34 @@ func TestLegacyCSV(t *testing.T) {
 		}
 	}
 }
+
+// TestReadAhead: records come in order, an error ends them and is given
+// again, and stop lets the reader go.
+func TestReadAhead(t *testing.T) {
+	i := 0
+	next := func() (int, error) {
+		if i++; i > 5 {
+			return 0, errors.New("boom")
+		}
+		return i, nil
+	}
+	read, stop := ReadAhead(next, 2)
+	defer stop()
+	for want := 1; want <= 5; want++ {
+		if got, err := read(); got != want || err != nil {
+			t.Fatalf("read %d, %v; want %d", got, err, want)
+		}
+	}
+	for range 2 {
+		if _, err := read(); err == nil || err.Error() != "boom" {
+			t.Fatalf("after the end: %v", err)
+		}
+	}
+	// A reader stopped early does not keep reading.
+	n := 0
+	endless := func() (int, error) { n++; return n, nil }
+	read, stop = ReadAhead(endless, 1)
+	read()
+	stop()
+	stop()
+}

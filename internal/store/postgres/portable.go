@@ -202,8 +202,28 @@ func (t *tx) EachEvent(ctx context.Context, companyIDs []string, fn func(apikey.
 	return rows.Err()
 }
 
+// bulk readies the transaction for the statements of an import, once: no
+// JIT compilation, which PostgreSQL would otherwise spend a quarter of a
+// second on for a statement over a batch that takes a few milliseconds.
+func (t *tx) bulk(ctx context.Context) error {
+	if t.bulkReady {
+		return nil
+	}
+	t.bulkReady = true
+	_, err := t.tx.Exec(ctx, `SET LOCAL jit = off`)
+	return err
+}
+
 func (t *tx) KeyRecords(ctx context.Context, ids []string) ([]engine.KeyRecord, error) {
-	rows, err := t.tx.Query(ctx, `SELECT `+recordColumns+` FROM keys k WHERE k.id = ANY($1)`, ids)
+	if err := t.bulk(ctx); err != nil {
+		return nil, err
+	}
+	// Each key of the batch is looked up by its index, in a lateral
+	// subquery that OFFSET 0 keeps from being turned into a join: as a
+	// join (or with ANY), PostgreSQL may read the whole table for a batch,
+	// on statistics that an import leaves far behind.
+	rows, err := t.tx.Query(ctx, `SELECT `+recordColumns+` FROM unnest($1::text[]) AS u(id)
+		CROSS JOIN LATERAL (SELECT * FROM keys k WHERE k.id = u.id OFFSET 0) AS k`, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +246,8 @@ func (t *tx) KeyRecords(ctx context.Context, ids []string) ([]engine.KeyRecord, 
 	for _, rec := range out {
 		found = append(found, rec.Key.ID)
 	}
-	rows, err = t.tx.Query(ctx, `SELECT key_id, hash, sealed, created_at, expires_at, legacy FROM secrets WHERE key_id = ANY($1)`, found)
+	rows, err = t.tx.Query(ctx, `SELECT s.key_id, s.hash, s.sealed, s.created_at, s.expires_at, s.legacy FROM unnest($1::text[]) AS u(id)
+		CROSS JOIN LATERAL (SELECT * FROM secrets s WHERE s.key_id = u.id OFFSET 0) AS s`, found)
 	if err != nil {
 		return nil, err
 	}
@@ -254,12 +275,15 @@ func (t *tx) KeyRecords(ctx context.Context, ids []string) ([]engine.KeyRecord, 
 }
 
 func (t *tx) KeysNamed(ctx context.Context, names []engine.KeyName) (map[engine.KeyName]string, error) {
+	if err := t.bulk(ctx); err != nil {
+		return nil, err
+	}
 	cids, ns := make([]string, len(names)), make([]string, len(names))
 	for i, n := range names {
 		cids[i], ns[i] = n.CompanyID, n.Name
 	}
-	rows, err := t.tx.Query(ctx, `SELECT k.company_id, k.name, k.id FROM keys k
-		JOIN unnest($1::text[], $2::text[]) AS u(cid, name) ON k.company_id = u.cid AND k.name = u.name`, cids, ns)
+	rows, err := t.tx.Query(ctx, `SELECT k.company_id, k.name, k.id FROM unnest($1::text[], $2::text[]) AS u(cid, name)
+		CROSS JOIN LATERAL (SELECT * FROM keys k WHERE k.company_id = u.cid AND k.name = u.name OFFSET 0) AS k`, cids, ns)
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +305,8 @@ func (t *tx) SecretOwners(ctx context.Context, hashes []apikey.Hash) (map[apikey
 	for i := range hashes {
 		hs[i] = hashes[i][:]
 	}
-	rows, err := t.tx.Query(ctx, `SELECT hash, key_id FROM secrets WHERE hash = ANY($1::bytea[])`, hs)
+	rows, err := t.tx.Query(ctx, `SELECT s.hash, s.key_id FROM unnest($1::bytea[]) AS u(hash)
+		CROSS JOIN LATERAL (SELECT * FROM secrets s WHERE s.hash = u.hash OFFSET 0) AS s`, hs)
 	if err != nil {
 		return nil, err
 	}
@@ -304,6 +329,9 @@ func (t *tx) SecretOwners(ctx context.Context, hashes []apikey.Hash) (map[apikey
 // each from arrays: one round trip each, however many keys. Rows are
 // inserted in the order of the arrays, so that seq keeps the order given.
 func (t *tx) InsertKeyRecords(ctx context.Context, recs []engine.KeyRecord) error {
+	if err := t.bulk(ctx); err != nil {
+		return err
+	}
 	n := len(recs)
 	var (
 		ids, cids, names, nameKeys, statuses, hints, scopes, metas, createdBy, rates, ips = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]*string, n), make([]string, n)
@@ -382,10 +410,15 @@ func newEventArrays(events []apikey.Event) eventArrays {
 
 func (t *tx) EventsPresent(ctx context.Context, events []apikey.Event) ([]bool, error) {
 	a := newEventArrays(events)
-	// The index on at finds the few events of each instant.
+	if err := t.bulk(ctx); err != nil {
+		return nil, err
+	}
+	// The index on at and key_id (migration 3) finds the event, if any.
+	// A lateral subquery with a LIMIT is looked up event by event: as an
+	// EXISTS, PostgreSQL hashed the whole trail for every batch.
 	rows, err := t.tx.Query(ctx, `SELECT u.i FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u(at, action, actor, cid, kid, i)
-		WHERE EXISTS (SELECT 1 FROM events e WHERE e.at = u.at AND e.action = u.action AND e.actor = u.actor
-			AND e.company_id IS NOT DISTINCT FROM u.cid AND e.key_id IS NOT DISTINCT FROM u.kid)`,
+		CROSS JOIN LATERAL (SELECT 1 FROM events e WHERE e.at = u.at AND coalesce(e.key_id, '') = coalesce(u.kid, '')
+			AND e.action = u.action AND e.actor = u.actor AND e.company_id IS NOT DISTINCT FROM u.cid LIMIT 1) AS present`,
 		a.at, a.action, a.actor, a.cid, a.kid)
 	if err != nil {
 		return nil, err
@@ -405,6 +438,9 @@ func (t *tx) EventsPresent(ctx context.Context, events []apikey.Event) ([]bool, 
 func (t *tx) InsertEvents(ctx context.Context, events []apikey.Event) error {
 	if len(events) == 0 {
 		return nil
+	}
+	if err := t.bulk(ctx); err != nil {
+		return err
 	}
 	a := newEventArrays(events)
 	// seq and db_role are the trigger's (migrations/0001_init.sql), which

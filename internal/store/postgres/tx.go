@@ -15,7 +15,10 @@ import (
 
 // tx is one transaction. pgx prepares and caches each statement per
 // connection, so a batch of many keys runs its statements prepared.
-type tx struct{ tx pgx.Tx }
+type tx struct {
+	tx        pgx.Tx
+	bulkReady bool // bulk has run (portable.go)
+}
 
 var _ engine.Tx = (*tx)(nil)
 

@@ -298,8 +298,8 @@ func (t *tx) InsertKeyRecords(ctx context.Context, recs []engine.KeyRecord) erro
 
 func (t *tx) EventsPresent(ctx context.Context, events []apikey.Event) ([]bool, error) {
 	// Each event as [at, action, actor, company id, key id], null for
-	// none; IS compares NULL with NULL as equal. The index on at finds
-	// the few events of that instant.
+	// none; IS compares NULL with NULL as equal. The index on at and
+	// key_id finds the event, if any.
 	batch := make([][5]any, len(events))
 	for i, e := range events {
 		batch[i] = [5]any{fmtTime(e.At), e.Action, e.Actor, nil, nil}
@@ -311,7 +311,7 @@ func (t *tx) EventsPresent(ctx context.Context, events []apikey.Event) ([]bool, 
 		}
 	}
 	rows, err := t.tx.QueryContext(ctx, `SELECT j.key FROM json_each(?) j WHERE EXISTS (SELECT 1 FROM events e
-		WHERE e.at = j.value ->> 0 AND e.action = j.value ->> 1 AND e.actor = j.value ->> 2 AND e.company_id IS j.value ->> 3 AND e.key_id IS j.value ->> 4)`,
+		WHERE e.at = j.value ->> 0 AND e.key_id IS j.value ->> 4 AND e.action = j.value ->> 1 AND e.actor = j.value ->> 2 AND e.company_id IS j.value ->> 3)`,
 		jsonArray(batch))
 	if err != nil {
 		return nil, err

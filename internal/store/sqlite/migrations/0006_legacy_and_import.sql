@@ -9,7 +9,8 @@ ALTER TABLE secrets ADD COLUMN legacy INTEGER NOT NULL DEFAULT 0;
 UPDATE secrets SET legacy = 1 WHERE key_id IN (SELECT id FROM keys WHERE legacy = 1);
 CREATE INDEX secrets_legacy ON secrets (key_id) WHERE legacy = 1;
 
--- An import finds the events the store holds already by their time: an
--- event of a file is the same as a stored one of the same time, actor,
--- action, company and key.
-CREATE INDEX events_by_at ON events (at);
+-- An import finds the events the store holds already by their time and
+-- key: an event of a file is the same as a stored one of the same time,
+-- actor, action, company and key. The time alone is not enough: the events
+-- of one change (a batch of keys, a cascade) share it.
+CREATE INDEX events_identity ON events (at, key_id);
