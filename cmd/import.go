@@ -165,13 +165,30 @@ func importRun(ctx context.Context, opts *ImportOptions) error {
 		return err
 	}
 	if format == output.JSON {
-		if werr := output.WriteJSON(opts.IO.Out, rep); werr != nil {
+		if werr := output.WriteJSON(opts.IO.Out, ImportReportView(rep)); werr != nil {
 			return werr
 		}
 	} else {
 		printImportReport(opts.IO, rep, opts.Plaintext, o.OnConflict)
 	}
 	return err
+}
+
+// ImportReportView is the report as `import -o json` prints it.
+func ImportReportView(r store.ImportReport) output.ImportReportJSON {
+	counts := func(c store.ImportCounts) output.ImportCountsJSON {
+		return output.ImportCountsJSON{New: c.New, Unchanged: c.Unchanged, Skipped: c.Skipped}
+	}
+	v := output.ImportReportJSON{DryRun: r.DryRun, Companies: counts(r.Companies), Keys: counts(r.Keys), Events: counts(r.Events),
+		Conflicts: make([]output.ImportConflictJSON, 0, len(r.Conflicts)), ConflictCount: r.ConflictCount}
+	for _, c := range r.Conflicts {
+		cj := output.ImportConflictJSON{Line: c.Line, Record: c.Record, Name: c.Name, Reason: c.Reason}
+		if c.ID != "" {
+			cj.ID = &c.ID
+		}
+		v.Conflicts = append(v.Conflicts, cj)
+	}
+	return v
 }
 
 // readAhead is how many records are read and decoded ahead of the store.

@@ -55,18 +55,18 @@ type ImportOptions struct {
 
 // ImportCounts counts the records of one type.
 type ImportCounts struct {
-	New       int `json:"new"`       // added to the store
-	Unchanged int `json:"unchanged"` // the store holds them already, as they are
-	Skipped   int `json:"skipped"`   // in conflict, or of a company or key that is
+	New       int // added to the store
+	Unchanged int // the store holds them already, as they are
+	Skipped   int // in conflict, or of a company or key that is
 }
 
 // ImportConflict is a record that conflicts with the store or the file.
 type ImportConflict struct {
-	Line   int    `json:"line"`
-	Record string `json:"record"`         // company or key
-	ID     string `json:"id,omitempty"`   // its id, in an export
-	Name   string `json:"name,omitempty"` // its name, in a file of legacy keys
-	Reason string `json:"reason"`
+	Line   int
+	Record string // company or key
+	ID     string // its id, in an export
+	Name   string // its name, in a file of legacy keys
+	Reason string
 }
 
 // MaxReportedConflicts bounds the conflicts a report lists; it counts them
@@ -75,13 +75,13 @@ const MaxReportedConflicts = 100
 
 // ImportReport says what an import did, or would do (DryRun).
 type ImportReport struct {
-	DryRun    bool             `json:"dry_run"`
-	Companies ImportCounts     `json:"companies"`
-	Keys      ImportCounts     `json:"keys"`
-	Events    ImportCounts     `json:"events"`
-	Conflicts []ImportConflict `json:"conflicts"`
+	DryRun    bool
+	Companies ImportCounts
+	Keys      ImportCounts
+	Events    ImportCounts
+	Conflicts []ImportConflict // the first MaxReportedConflicts
 	// ConflictCount counts every conflict, listed or not.
-	ConflictCount int `json:"conflict_count"`
+	ConflictCount int
 }
 
 // Changed reports whether the import added anything.
@@ -248,10 +248,10 @@ func (im *importer) flush(ctx context.Context) error {
 }
 
 // conflict reports a record that is not imported.
-func (im *importer) conflict(line int, record, id, reason string) {
+func (im *importer) conflict(line int, record, id, name, reason string) {
 	im.rep.ConflictCount++
 	if len(im.rep.Conflicts) < MaxReportedConflicts {
-		im.rep.Conflicts = append(im.rep.Conflicts, ImportConflict{Line: line, Record: record, ID: id, Reason: reason})
+		im.rep.Conflicts = append(im.rep.Conflicts, ImportConflict{Line: line, Record: record, ID: id, Name: name, Reason: reason})
 	}
 }
 
@@ -295,7 +295,17 @@ func (im *importer) company(ctx context.Context, line int, c apikey.Company) err
 		}
 		im.rep.Companies.Skipped++
 		im.skippedCompanies[c.ID] = true
-		im.conflict(line, "company", c.ID, fmt.Sprintf("company %s is %q in the store, with other values than the file's %q", c.ID, old.Name, c.Name))
+		im.conflict(line, "company", c.ID, c.Name, fmt.Sprintf("company %s is %q in the store, with other values than the file's %q", c.ID, old.Name, c.Name))
+		return nil
+	}
+	// A company deleted from this store stays deleted: an old backup
+	// must not bring back what an administrator removed, keys and all.
+	if gone, err := im.tx.DeletedCompanies(ctx, []string{c.ID}); err != nil {
+		return err
+	} else if gone[c.ID] {
+		im.rep.Companies.Skipped++
+		im.skippedCompanies[c.ID] = true
+		im.conflict(line, "company", c.ID, c.Name, fmt.Sprintf("company %q was deleted from this store, and stays deleted", c.Name))
 		return nil
 	}
 	if err := checkCompanyUnique(ctx, im.tx, c.ID, c.Name, c.Ref); err != nil {
@@ -304,7 +314,7 @@ func (im *importer) company(ctx context.Context, line int, c apikey.Company) err
 		}
 		im.rep.Companies.Skipped++
 		im.skippedCompanies[c.ID] = true
-		im.conflict(line, "company", c.ID, err.Error()+" (with another id)")
+		im.conflict(line, "company", c.ID, c.Name, err.Error()+" (with another id)")
 		return nil
 	}
 	if err := im.tx.InsertCompany(ctx, c); err != nil {
@@ -419,10 +429,12 @@ func (im *importer) flushKeys(ctx context.Context) error {
 	}
 	var names []engine.KeyName
 	var hashes []apikey.Hash
+	var fresh []string
 	for _, r := range batch {
 		if _, ok := existing[r.Key.Key.ID]; ok {
 			continue
 		}
+		fresh = append(fresh, r.Key.Key.ID)
 		names = append(names, engine.KeyName{CompanyID: r.Key.Key.Company.ID, Name: r.Key.Key.Name})
 		for _, s := range r.Key.Secrets {
 			hashes = append(hashes, s.Hash)
@@ -430,7 +442,11 @@ func (im *importer) flushKeys(ctx context.Context) error {
 	}
 	var taken map[engine.KeyName]string
 	var owners map[apikey.Hash]string
+	var deleted map[string]bool
 	if len(names) > 0 {
+		if deleted, err = tx.DeletedKeys(ctx, fresh); err != nil {
+			return err
+		}
 		if taken, err = tx.KeysNamed(ctx, names); err != nil {
 			return err
 		}
@@ -456,13 +472,19 @@ func (im *importer) flushKeys(ctx context.Context) error {
 			if sameKeyRecord(old, *r.Key) {
 				im.rep.Keys.Unchanged++
 			} else {
-				im.skipKey(r.Line, k.ID, fmt.Sprintf("key %s is %q in the store, with other values than the file's %q", k.ID, old.Key.Name, k.Name))
+				im.skipKey(r.Line, k, fmt.Sprintf("key %s is %q in the store, with other values than the file's %q", k.ID, old.Key.Name, k.Name))
 			}
+			continue
+		}
+		if deleted[k.ID] {
+			// Deleted keys cannot be recovered, not even from a backup:
+			// a key deleted after a leak must not work again.
+			im.skipKey(r.Line, k, fmt.Sprintf("key %q was deleted from this store, and stays deleted", k.Name))
 			continue
 		}
 		name := engine.KeyName{CompanyID: k.Company.ID, Name: k.Name}
 		if _, ok := taken[name]; ok || batchNames[name] {
-			im.skipKey(r.Line, k.ID, keyNameConflict(im.known[k.Company.ID], k.Name).Error()+" (with another id)")
+			im.skipKey(r.Line, k, keyNameConflict(im.known[k.Company.ID], k.Name).Error()+" (with another id)")
 			continue
 		}
 		owner := ""
@@ -477,7 +499,7 @@ func (im *importer) flushKeys(ctx context.Context) error {
 			if isID(owner) {
 				owner = "key " + owner
 			}
-			im.skipKey(r.Line, k.ID, fmt.Sprintf("a secret of key %s is the secret of %s", k.ID, owner))
+			im.skipKey(r.Line, k, fmt.Sprintf("a secret of key %s is the secret of %s", k.ID, owner))
 			continue
 		}
 		batchNames[name] = true
@@ -493,10 +515,10 @@ func (im *importer) flushKeys(ctx context.Context) error {
 	return tx.InsertKeyRecords(ctx, insert)
 }
 
-func (im *importer) skipKey(line int, id, reason string) {
+func (im *importer) skipKey(line int, k apikey.Key, reason string) {
 	im.rep.Keys.Skipped++
-	im.skippedKeys[id] = true
-	im.conflict(line, "key", id, reason)
+	im.skippedKeys[k.ID] = true
+	im.conflict(line, "key", k.ID, k.Name, reason)
 }
 
 // sameKeyRecord reports whether a stored key is the file's, in everything

@@ -59,6 +59,11 @@ type Portable interface {
 	// (ids, times, last use), with their secrets. They are created in
 	// the order given.
 	InsertKeyRecords(ctx context.Context, recs []KeyRecord) error
+	// DeletedKeys returns those of ids that the trail records as deleted
+	// (key.delete); DeletedCompanies does so for companies
+	// (company.delete).
+	DeletedKeys(ctx context.Context, ids []string) (map[string]bool, error)
+	DeletedCompanies(ctx context.Context, ids []string) (map[string]bool, error)
 	// EventsPresent reports, for each event, whether the trail already
 	// holds one of the same time, actor, action, company id and key id.
 	EventsPresent(ctx context.Context, events []apikey.Event) ([]bool, error)

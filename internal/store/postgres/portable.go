@@ -408,6 +408,36 @@ func newEventArrays(events []apikey.Event) eventArrays {
 	return a
 }
 
+func (t *tx) DeletedKeys(ctx context.Context, ids []string) (map[string]bool, error) {
+	return t.deleted(ctx, `SELECT u.id FROM unnest($1::text[]) AS u(id)
+		CROSS JOIN LATERAL (SELECT 1 FROM events e WHERE e.key_id = u.id AND e.action = 'key.delete' LIMIT 1) AS d`, ids)
+}
+
+func (t *tx) DeletedCompanies(ctx context.Context, ids []string) (map[string]bool, error) {
+	return t.deleted(ctx, `SELECT u.id FROM unnest($1::text[]) AS u(id)
+		CROSS JOIN LATERAL (SELECT 1 FROM events e WHERE e.company_id = u.id AND e.action = 'company.delete' LIMIT 1) AS d`, ids)
+}
+
+func (t *tx) deleted(ctx context.Context, query string, ids []string) (map[string]bool, error) {
+	if err := t.bulk(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := t.tx.Query(ctx, query, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
 func (t *tx) EventsPresent(ctx context.Context, events []apikey.Event) ([]bool, error) {
 	a := newEventArrays(events)
 	if err := t.bulk(ctx); err != nil {

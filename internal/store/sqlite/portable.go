@@ -296,6 +296,31 @@ func (t *tx) InsertKeyRecords(ctx context.Context, recs []engine.KeyRecord) erro
 	return nil
 }
 
+func (t *tx) DeletedKeys(ctx context.Context, ids []string) (map[string]bool, error) {
+	return t.deleted(ctx, `SELECT DISTINCT j.value FROM json_each(?) j JOIN events e ON e.key_id = j.value WHERE e.action = 'key.delete'`, ids)
+}
+
+func (t *tx) DeletedCompanies(ctx context.Context, ids []string) (map[string]bool, error) {
+	return t.deleted(ctx, `SELECT DISTINCT j.value FROM json_each(?) j JOIN events e ON e.company_id = j.value WHERE e.action = 'company.delete'`, ids)
+}
+
+func (t *tx) deleted(ctx context.Context, query string, ids []string) (map[string]bool, error) {
+	rows, err := t.tx.QueryContext(ctx, query, jsonArray(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
 func (t *tx) EventsPresent(ctx context.Context, events []apikey.Event) ([]bool, error) {
 	// Each event as [at, action, actor, company id, key id], null for
 	// none; IS compares NULL with NULL as equal. The index on at and

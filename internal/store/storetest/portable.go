@@ -389,6 +389,30 @@ func testImportConflicts(t *testing.T, h Harness) {
 	y.keys = []store.KeyRecord{changed}
 	_, err = dst3.st.Import(ctx, y.records(), store.ImportOptions{})
 	wantKind(t, "changed key", err, apikey.KindConflict, "1 conflict with the store")
+
+	// What was deleted stays deleted: an old export imported into the
+	// store it came from brings back neither a deleted key nor a deleted
+	// company, and their secrets stay refused.
+	a1 := x.keys[0].Key
+	if err := src.st.DeleteKeys(ctx, []string{a1.ID}, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	globex, _ := src.st.Company(ctx, "Globex")
+	if err := src.st.DeleteCompanies(ctx, []string{globex.ID}, true, "tester"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = src.st.Import(ctx, x.records(), store.ImportOptions{OnConflict: store.ConflictSkip, Actor: "tester"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Companies != (store.ImportCounts{Unchanged: 1, Skipped: 1}) || rep.Keys != (store.ImportCounts{Skipped: 3}) || rep.Changed() ||
+		!strings.Contains(rep.Conflicts[0].Reason, `company "Globex" was deleted from this store, and stays deleted`) ||
+		!strings.Contains(rep.Conflicts[1].Reason, `key "a1" was deleted from this store, and stays deleted`) {
+		t.Errorf("resurrection: %+v", rep)
+	}
+	if ks := src.keys(store.KeyFilter{}); len(ks) != 0 {
+		t.Errorf("deleted keys came back: %s", names(ks))
+	}
 }
 
 // testImportMalformed: a record the rules refuse names its line, is a
