@@ -30,7 +30,7 @@ func NewWriter(w io.Writer, h Header) *Writer {
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
 	h.Type, h.Format, h.Version = TypeHeader, Format, Version
-	h.ExportedAt = h.ExportedAt.UTC()
+	h.ExportedAt = h.ExportedAt.UTC().Truncate(time.Microsecond)
 	return &Writer{w: bw, enc: enc, header: h, end: End{Type: TypeEnd}}
 }
 

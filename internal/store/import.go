@@ -309,12 +309,22 @@ func (im *importer) company(ctx context.Context, line int, c apikey.Company) err
 		return nil
 	}
 	if err := checkCompanyUnique(ctx, im.tx, c.ID, c.Name, c.Ref); err != nil {
-		if apikey.KindOf(err) != apikey.KindConflict {
-			return lineError(line, err)
+		// A name or ref that another company of the store has, or one of
+		// the form of an id, which a store made before that rule may hold
+		// (decisions.md): the company cannot be named, so it is not
+		// imported, but the rest of the file may be.
+		reason := err.Error()
+		switch apikey.KindOf(err) {
+		case apikey.KindConflict:
+			reason += " (with another id)"
+		case apikey.KindUsage:
+			reason = fmt.Sprintf("company %q: %s", c.Name, reason)
+		default:
+			return err
 		}
 		im.rep.Companies.Skipped++
 		im.skippedCompanies[c.ID] = true
-		im.conflict(line, "company", c.ID, c.Name, err.Error()+" (with another id)")
+		im.conflict(line, "company", c.ID, c.Name, reason)
 		return nil
 	}
 	if err := im.tx.InsertCompany(ctx, c); err != nil {

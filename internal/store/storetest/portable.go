@@ -413,6 +413,17 @@ func testImportConflicts(t *testing.T, h Harness) {
 	if ks := src.keys(store.KeyFilter{}); len(ks) != 0 {
 		t.Errorf("deleted keys came back: %s", names(ks))
 	}
+
+	// A company named like an id (a store made before that rule may have
+	// one) is a conflict: it could not be named, but the rest may come in.
+	odd := &export{companies: []apikey.Company{
+		{ID: newID(), Name: newID(), CreatedAt: src.now, UpdatedAt: src.now},
+		{ID: newID(), Name: "Fine", CreatedAt: src.now, UpdatedAt: src.now},
+	}}
+	rep, err = src.st.Import(ctx, odd.records(), store.ImportOptions{OnConflict: store.ConflictSkip, Actor: "tester"})
+	if err != nil || rep.Companies != (store.ImportCounts{New: 1, Skipped: 1}) || !strings.Contains(rep.Conflicts[0].Reason, "must not have the form of an id") {
+		t.Errorf("a company named like an id: %+v, %v", rep, err)
+	}
 }
 
 // testImportMalformed: a record the rules refuse names its line, is a
