@@ -109,6 +109,10 @@ func exportTarget(ios *iostreams.IOStreams, file string) (out io.Writer, commit 
 	if fi, err := os.Stat(file); err == nil && fi.IsDir() {
 		return nil, nil, nil, apikey.Usagef("%s is a directory", file)
 	}
+	if isDatabase(file) {
+		// `export -f apikey.db` would put JSON where the store was.
+		return nil, nil, nil, apikey.Usagef("%s is a database; export writes JSON Lines", file).WithHint("give another file; nothing was changed")
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*.tmp")
 	if err != nil {
 		return nil, nil, nil, apikey.Runtimef("cannot create %s: %v", file, pathError(err))
@@ -139,6 +143,19 @@ func exportTarget(ios *iostreams.IOStreams, file string) (out io.Writer, commit 
 		return nil, nil, nil, apikey.Runtimef("cannot create %s: %v", file, pathError(err))
 	}
 	return tmp, commit, abort, nil
+}
+
+// isDatabase reports whether file is a SQLite database, which an export
+// must not replace.
+func isDatabase(file string) bool {
+	f, err := os.Open(file)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	n, _ := io.ReadFull(f, head)
+	return string(head[:n]) == "SQLite format 3\x00"
 }
 
 // pathError is an os error without the operation and path, which the
