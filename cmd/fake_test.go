@@ -105,6 +105,27 @@ func (s strictStore) Listen(context.Context, func(), func(bool)) bool {
 	return false
 }
 
+func (s strictStore) Kind() string {
+	s.unexpected("Kind")
+	return ""
+}
+
+func (s strictStore) Export(context.Context, []string, store.ExportSink) error {
+	return s.unexpected("Export")
+}
+
+func (s strictStore) Import(context.Context, func() (store.ImportRecord, error), store.ImportOptions) (store.ImportReport, error) {
+	return store.ImportReport{}, s.unexpected("Import")
+}
+
+func (s strictStore) ImportLegacy(context.Context, func() (store.LegacyKey, error), store.ImportOptions) (store.ImportReport, error) {
+	return store.ImportReport{}, s.unexpected("ImportLegacy")
+}
+
+func (s strictStore) LegacySecrets(context.Context) (int, error) {
+	return 0, s.unexpected("LegacySecrets")
+}
+
 // opens returns a store opener that hands out st.
 func opens(st Store) func(context.Context) (Store, error) {
 	return func(context.Context) (Store, error) { return st, nil }

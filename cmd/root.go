@@ -65,7 +65,7 @@ trail, and answers whether a presented key is valid (verify, serve).`,
 		return apikey.Usagef("%s", err.Error()).WithHint(help)
 	})
 
-	root.AddGroup(&cobra.Group{ID: "keys", Title: "Keys:"}, &cobra.Group{ID: "companies", Title: "Companies and audit:"}, &cobra.Group{ID: "verify", Title: "Verification:"})
+	root.AddGroup(&cobra.Group{ID: "keys", Title: "Keys:"}, &cobra.Group{ID: "companies", Title: "Companies and audit:"}, &cobra.Group{ID: "move", Title: "Backups and moves:"}, &cobra.Group{ID: "verify", Title: "Verification:"})
 	for _, c := range []*cobra.Command{
 		NewCmdCreate(f, nil), NewCmdList(f, nil), NewCmdShow(f, nil),
 		NewCmdStatus(f, toggleVerb, nil), NewCmdStatus(f, enableVerb, nil), NewCmdStatus(f, disableVerb, nil),
@@ -76,6 +76,10 @@ trail, and answers whether a presented key is valid (verify, serve).`,
 	}
 	for _, c := range []*cobra.Command{NewCmdCompany(f), NewCmdHistory(f, nil)} {
 		c.GroupID = "companies"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{NewCmdExport(f, nil), NewCmdImport(f, nil)} {
+		c.GroupID = "move"
 		root.AddCommand(c)
 	}
 	for _, c := range []*cobra.Command{NewCmdVerify(f, nil), NewCmdServe(f, nil), NewCmdScan(f, nil)} {

@@ -31,6 +31,14 @@ type Store interface {
 
 	Events(ctx context.Context, f store.EventFilter) ([]apikey.Event, error)
 
+	// export and import move whole stores; verify looks a secret that is
+	// not of apikey's format up only while the store has legacy secrets.
+	Kind() string
+	Export(ctx context.Context, companies []string, sink store.ExportSink) error
+	Import(ctx context.Context, next func() (store.ImportRecord, error), o store.ImportOptions) (store.ImportReport, error)
+	ImportLegacy(ctx context.Context, next func() (store.LegacyKey, error), o store.ImportOptions) (store.ImportReport, error)
+	LegacySecrets(ctx context.Context) (int, error)
+
 	// serve hands the store to the server, which declares what it needs;
 	// verify looks secrets up as the server does.
 	server.Store

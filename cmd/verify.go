@@ -41,7 +41,9 @@ func NewCmdVerify(f *Factory, runF func(context.Context, *VerifyOptions) error) 
 		Short: "Check a presented key",
 		Long: `Read a secret from standard input (or APIKEY_KEY) and say whether it is valid
 and whose it is. A mistyped key is refused by its checksum without touching the
-database. With --company, a key of another company is refused as invalid.
+database. A secret of another format is looked up only when the store holds
+legacy keys (import --plaintext). With --company, a key of another company is
+refused as invalid.
 
 Exit status 0: valid; 4: not valid, with the reason (malformed, invalid,
 inactive, expired, missing_key). Verification never writes to the database.`,
@@ -105,15 +107,30 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 	now := opts.Now()
 	reason := apikey.ReasonNone
 	var key apikey.Key
+	legacy := secret != "" && apikey.CheckSecret(secret) != nil
 	switch {
 	case secret == "":
 		reason = apikey.ReasonMissingKey
-	case apikey.CheckSecret(secret) != nil:
+	case legacy && !apikey.LegacyCandidate(secret):
+		// A mistyped apikey secret, or nothing a legacy system issues:
+		// refused without a look at the store.
 		reason = apikey.ReasonMalformed
 	default:
 		st, err := opts.Store(ctx)
 		if err != nil {
 			return err
+		}
+		if legacy {
+			// Not of apikey's format: only a legacy secret could be it,
+			// and only a store that has some can know it.
+			n, err := st.LegacySecrets(ctx)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				reason = apikey.ReasonMalformed
+				break
+			}
 		}
 		pres, found, err := st.LookupSecret(ctx, apikey.HashSecret(secret))
 		if err != nil {

@@ -159,6 +159,9 @@ type SecretMaterial struct {
 	Hash   Hash
 	Hint   string
 	Sealed []byte // nil without a master key
+	// Legacy marks a secret of another system's format (LegacyMaterial):
+	// verification looks such secrets up only while the store has some.
+	Legacy bool
 }
 
 // MintSecret makes a new secret for the key keyID and what is stored of it.

@@ -139,3 +139,39 @@ func Fold(s string) string {
 
 // NameKey is the form of a company name under which uniqueness is checked.
 func NameKey(name string) string { return Fold(name) }
+
+// ValidateMetadata checks a key's metadata as a whole, as ParseMeta checks
+// what a user types: a file being imported holds a map, not K=V pairs.
+func ValidateMetadata(m map[string]string) error {
+	if len(m) > MaxMeta {
+		return Usagef("too many metadata entries (%d)", len(m)).WithHint("at most " + itoa(MaxMeta))
+	}
+	for k, v := range m {
+		if err := checkText("metadata key", k, MaxMetaKey); err != nil {
+			return err
+		}
+		if err := checkText("metadata value", v, MaxMetaVal); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ValidateHint checks a key's hint as a file being imported gives it: it
+// is printed wherever the key is, like a name.
+func ValidateHint(s string) error { return checkText("hint", s, 100) }
+
+// ValidateAction checks an action of the audit trail as a file being
+// imported gives it: words of lower-case letters, digits and underscores,
+// joined by dots (key.create, store.import).
+func ValidateAction(s string) error {
+	ok := len(s) > 0 && len(s) <= 64 && s[0] >= 'a' && s[0] <= 'z' && s[len(s)-1] != '.'
+	for i := 0; ok && i < len(s); i++ {
+		c := s[i]
+		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '.' && s[i-1] != '.'
+	}
+	if !ok {
+		return Usagef("invalid action %q", s).WithHint("an action is words of a-z, 0-9 and _ joined by dots, like key.create")
+	}
+	return nil
+}

@@ -10,9 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apikeyhq/apikey/cmd"
 	"github.com/apikeyhq/apikey/internal/apikey"
 	"github.com/apikeyhq/apikey/internal/config"
 	"github.com/apikeyhq/apikey/internal/output"
+	"github.com/apikeyhq/apikey/internal/store"
 )
 
 // TestJSONDocMatchesOutput checks every example of docs/json.md against the
@@ -90,6 +92,11 @@ func realShapes(t *testing.T) map[string][]byte {
 			Key: &k, SecretExpiresAt: &later, Disabled: true,
 		}, now)},
 		"snippet": sn.Headers(),
+		"import-report": cmd.ImportReportView(store.ImportReport{
+			Companies: store.ImportCounts{New: 1, Unchanged: 1, Skipped: 1}, Keys: store.ImportCounts{New: 2}, Events: store.ImportCounts{New: 3},
+			Conflicts:     []store.ImportConflict{{Line: 2, Record: "company", ID: co.ID, Name: "ACME", Reason: `company "ACME" already exists (with another id)`}},
+			ConflictCount: 1,
+		}),
 	}
 	out := map[string][]byte{}
 	for name, v := range docs {

@@ -62,6 +62,9 @@ func (s *IOStreams) Accessible() bool { return s.accessible }
 // CanPrompt reports whether apikey may ask the user a question.
 func (s *IOStreams) CanPrompt() bool { return !s.neverPrompt && s.stdinTTY && s.stdoutTTY }
 
+// IsStdinTTY reports whether standard input is a terminal.
+func (s *IOStreams) IsStdinTTY() bool { return s.stdinTTY }
+
 // IsStdoutTTY reports whether standard output is a terminal.
 func (s *IOStreams) IsStdoutTTY() bool { return s.stdoutTTY }
 

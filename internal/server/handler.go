@@ -278,13 +278,14 @@ func presentedCompany(v []string) (company string, ok bool) {
 }
 
 // verify judges a presented secret. A malformed one is refused by its
-// checksum without a look at the cache or the store, and so is any secret
+// checksum without a look at the cache or the store (unless it may be a
+// legacy secret, which is looked up by its hash as any other), and so is any secret
 // when the company header is sent more than once or empty (companyOK false).
 func (s *Server) verify(ctx context.Context, secret, company string, companyOK bool, now, start time.Time) (*entry, apikey.Reason, error) {
 	if secret == "" {
 		return nil, apikey.ReasonMissingKey, nil
 	}
-	if apikey.CheckSecret(secret) != nil {
+	if apikey.CheckSecret(secret) != nil && !s.mayBeLegacy(ctx, secret, start) {
 		return nil, apikey.ReasonMalformed, nil
 	}
 	if !companyOK {

@@ -126,6 +126,9 @@ type Server struct {
 	lastLook atomic.Int64
 	// reported is the health the log last told of (the watcher's alone).
 	reported string
+	// legacy is how many legacy secrets the store holds, legacyUnknown
+	// until counted (legacy.go).
+	legacy atomic.Int64
 	// changed asks the watcher for a look at the store now, rather than at
 	// its next tick: a notification said that something changed.
 	changed chan struct{}
@@ -157,6 +160,7 @@ func New(o Options) *Server {
 	}
 	s.logger = s.log.logger
 	s.seen.Store(-1)
+	s.legacy.Store(legacyUnknown)
 	if s.poll <= 0 {
 		s.poll = DefaultPollInterval
 	}

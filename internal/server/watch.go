@@ -129,6 +129,7 @@ func (s *Server) watchOnce(ctx context.Context) {
 			s.cache.invalidateAll()
 		}
 		s.seen.Store(seq)
+		s.countLegacy(ctx)
 	}
 	s.cache.freshen(start, s.trustFor())
 	s.lastLook.Store(start)

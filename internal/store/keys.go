@@ -488,6 +488,12 @@ func (s *Store) RotateKey(ctx context.Context, keyID string, m apikey.SecretMate
 		if grace > 0 {
 			details["grace_until"] = now.Add(grace).Format(time.RFC3339)
 		}
+		// A legacy key gets a secret of apikey's format, and is legacy no
+		// more; its old secret, in its grace, is still found by its hash.
+		if k.Legacy != m.Legacy {
+			details["legacy"] = map[string]any{"from": k.Legacy, "to": m.Legacy}
+			k.Legacy = m.Legacy
+		}
 		k.Hint, k.UpdatedAt, k.Sealed = m.Hint, now, m.Sealed != nil
 		if err := tx.UpdateKey(ctx, k); err != nil {
 			return err

@@ -59,6 +59,13 @@ type Engine interface {
 	// LastChange is the sequence number of the newest event, 0 for none.
 	LastChange(ctx context.Context) (int64, error)
 
+	// LegacySecrets counts the stored secrets of another system's format
+	// (SecretMaterial.Legacy), from an index of those alone: a server asks
+	// after each change, so that it looks up a secret that is not of
+	// apikey's format only while some key may have one, a key in the
+	// grace of its first rotation among them.
+	LegacySecrets(ctx context.Context) (int, error)
+
 	// Close releases the engine's connections.
 	Close() error
 }
@@ -138,6 +145,9 @@ type Tx interface {
 	// EventCompanies returns the distinct companies named by events that
 	// match m, at most MaxCandidates.
 	EventCompanies(ctx context.Context, m EventCompanyMatch) ([]IDName, error)
+
+	// What export and import move (export.go).
+	Portable
 }
 
 // KeyQuery selects keys for EachKey. The store has resolved the company and

@@ -15,7 +15,10 @@ import (
 
 // tx is one transaction. pgx prepares and caches each statement per
 // connection, so a batch of many keys runs its statements prepared.
-type tx struct{ tx pgx.Tx }
+type tx struct {
+	tx        pgx.Tx
+	bulkReady bool // bulk has run (portable.go)
+}
 
 var _ engine.Tx = (*tx)(nil)
 
@@ -247,7 +250,7 @@ func (t *tx) DeleteKey(ctx context.Context, id string) error {
 }
 
 func (t *tx) InsertSecret(ctx context.Context, keyID string, m apikey.SecretMaterial, at time.Time) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO secrets (hash, key_id, sealed, created_at) VALUES ($1, $2, $3, $4)`, m.Hash[:], keyID, m.Sealed, at)
+	_, err := t.tx.Exec(ctx, `INSERT INTO secrets (hash, key_id, sealed, created_at, legacy) VALUES ($1, $2, $3, $4, $5)`, m.Hash[:], keyID, m.Sealed, at, m.Legacy)
 	return err
 }
 

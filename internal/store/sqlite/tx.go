@@ -227,7 +227,7 @@ func (t *tx) InsertSecret(ctx context.Context, keyID string, m apikey.SecretMate
 	if m.Sealed != nil {
 		sealed = m.Sealed
 	}
-	return t.exec(ctx, `INSERT INTO secrets (hash, key_id, sealed, created_at) VALUES (?, ?, ?, ?)`, m.Hash[:], keyID, sealed, fmtTime(at))
+	return t.exec(ctx, `INSERT INTO secrets (hash, key_id, sealed, created_at, legacy) VALUES (?, ?, ?, ?, ?)`, m.Hash[:], keyID, sealed, fmtTime(at), m.Legacy)
 }
 
 func (t *tx) DropSecrets(ctx context.Context, keyID string, endedBy *time.Time) error {

@@ -76,6 +76,12 @@ var tests = []struct {
 	{"DeleteKeysAndTheTrail", testDeleteKeysAndTheTrail},
 	{"TouchKeys", testTouchKeys},
 	{"LimitsAndLegacy", testLimitsAndLegacy},
+	// Export and import.
+	{"ExportImport", testExportImport},
+	{"ExportCompanies", testExportCompanies},
+	{"ImportConflicts", testImportConflicts},
+	{"ImportMalformed", testImportMalformed},
+	{"ImportLegacy", testImportLegacy},
 	// The trail.
 	{"Events", testEvents},
 	{"EventsAfter", testEventsAfter},
