@@ -32,6 +32,12 @@ const CacheSize = 512 << 20
 // keys, at least one.
 func Companies(n int) int { return max(1, n/100) }
 
+// Active reports whether the i-th key that Keys creates (from 0) is active:
+// all but one in ten, so that a list carries inactive keys as a real one
+// does, and a benchmark that wants valid keys can pick them from the
+// secrets Keys wrote.
+func Active(i int) bool { return i%10 != 9 }
+
 // Keys creates n keys, key i in company i mod Companies(n), through
 // store.CreateKeys, and writes each secret on a line of w in the order the
 // keys were created. Names carry a tag of the run, so seeding the same store
@@ -54,9 +60,9 @@ func Keys(ctx context.Context, st *store.Store, n int, prefix string, w io.Write
 		if i%2 == 1 {
 			meta = map[string]string{"env": "production", "team": fmt.Sprintf("team-%d", i%7)}
 		}
-		status := apikey.StatusActive
-		if i%10 == 9 {
-			status = apikey.StatusInactive
+		status := apikey.StatusInactive
+		if Active(i) {
+			status = apikey.StatusActive
 		}
 		batch = append(batch, store.NewKey{
 			ID:            id,

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/apikeyhq/apikey/internal/seed"
+	"github.com/apikeyhq/apikey/internal/store"
 )
 
 // discardWriter is the least a ResponseWriter can do, so that the benchmark
@@ -109,5 +111,58 @@ func BenchmarkLogLine(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkLoadDirectory is the loading of every key into memory, from the
+// store that seed.Cached keeps (APIKEY_BENCH_KEYS keys, 100,000 unless set),
+// and the bytes the directory takes per key.
+func BenchmarkLoadDirectory(b *testing.B) {
+	ctx := context.Background()
+	db, _, err := seed.Cached(ctx, seed.BenchKeys())
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	var d *directory
+	for b.Loop() {
+		if d, err = loadDirectory(ctx, st, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(d.bytes())/float64(len(d.keys)), "B/key")
+}
+
+// BenchmarkDirectoryFind is a look at a directory of seed.BenchKeys() keys
+// for a random one of them, the entry assembled.
+func BenchmarkDirectoryFind(b *testing.B) {
+	ctx := context.Background()
+	db, secrets, err := seed.Cached(ctx, seed.BenchKeys())
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	d, err := loadDirectory(ctx, st, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hashes := make([]apikey.Hash, len(secrets))
+	for i, s := range secrets {
+		hashes[i] = apikey.HashSecret(s)
+	}
+	i := 0
+	for b.Loop() {
+		if d.find(hashes[i%len(hashes)]) == nil {
+			b.Fatal("not found")
+		}
+		i += 7919
 	}
 }

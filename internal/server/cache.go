@@ -14,12 +14,15 @@ import (
 // entry is what the server keeps of a secret the store knows: enough to judge
 // it at request time and to answer, with the answer's body encoded once. A
 // server may hold every key of an installation, and the garbage collector
-// looks at every pointer of every entry in each cycle, so an entry holds one
-// pointer, its data: the body, then the name header when it does not appear
-// in the body, then the key's rate limit and allowlist, packed (limits.go).
-// Ids and name are spans of the data; times are integers.
+// looks at every pointer of every entry in each cycle, so an entry holds
+// few: its data (the body, then the name header when it does not appear in
+// the body, then the key's rate limit and allowlist, packed, limits.go) and
+// where its uses are recorded. Ids and name are spans of the data; times are
+// integers. An entry of the directory (directory.go) is assembled for each
+// request, and records its uses in the directory.
 type entry struct {
-	data     string // first, so that the collector stops looking after it
+	data     string // first, so that the collector stops looking after use
+	use      *useCell
 	bodyLen  uint32
 	keyID    span
 	company  span
@@ -28,16 +31,30 @@ type entry struct {
 	active   bool
 	expires  int64 // when the key expires, Unix µs; noExpiry for never
 	graceEnd int64 // when an old secret stops working, Unix µs; noExpiry for never
+}
 
+// useCell is where the uses of a key are recorded.
+type useCell struct {
 	// lastUsed is the Unix time in nanoseconds of the last accepted use, 0
 	// for none. Requests store it; the flusher writes it to the store.
 	lastUsed atomic.Int64
 	// flushed is the lastUsed value last handed to the store.
 	flushed atomic.Int64
-	// evicted is set once the entry has left the cache (or never entered
-	// it): a use recorded after that goes to the pending uses instead, so
-	// that no use is lost between an eviction and the next flush.
+	// evicted is set once the key has left the cache or the directory (or
+	// never entered it): a use recorded after that goes to the pending
+	// uses instead, so that no use is lost between an eviction and the
+	// next flush.
 	evicted atomic.Bool
+}
+
+// evict takes the cell out of service and returns its last use not yet
+// flushed, 0 for none, for the pending uses.
+func (u *useCell) evict() int64 {
+	u.evicted.Store(true)
+	if used := u.lastUsed.Load(); used > u.flushed.Load() {
+		return used
+	}
+	return 0
 }
 
 // span is a part of an entry's data.
@@ -53,26 +70,30 @@ func newEntry(p store.Presented) *entry {
 	if !strings.Contains(data, nameHeader) {
 		data += nameHeader
 	}
+	packed := packLimits(k)
+	e := makeEntry(data+packed, bodyLen, k.ID, k.Company.ID, nameHeader, len(packed))
+	e.active = k.Status == apikey.StatusActive
+	e.expires = micros(k.ExpiresAt)
+	e.graceEnd = micros(p.SecretExpiresAt)
+	e.use = new(useCell)
+	return e
+}
+
+// makeEntry makes an entry of data, which holds the body (its first bodyLen
+// bytes), the key's id, its company's id, its name header, and ends with
+// limitsLen bytes of packed limits.
+func makeEntry(data string, bodyLen int, keyID, companyID, nameHeader string, limitsLen int) *entry {
 	within := func(s string) span {
 		i := strings.Index(data, s) // found: each was put there
 		return span{uint32(i), uint32(len(s))}
 	}
-	keyID, company, name := within(k.ID), within(k.Company.ID), within(nameHeader)
-	limits := span{off: uint32(len(data))}
-	if packed := packLimits(k); packed != "" {
-		data += packed
-		limits.n = uint32(len(packed))
-	}
 	return &entry{
-		data:     data,
-		bodyLen:  uint32(bodyLen),
-		keyID:    keyID,
-		company:  company,
-		name:     name,
-		limits:   limits,
-		active:   k.Status == apikey.StatusActive,
-		expires:  micros(k.ExpiresAt),
-		graceEnd: micros(p.SecretExpiresAt),
+		data:    data,
+		bodyLen: uint32(bodyLen),
+		keyID:   within(keyID),
+		company: within(companyID),
+		name:    within(nameHeader),
+		limits:  span{off: uint32(len(data) - limitsLen), n: uint32(limitsLen)},
 	}
 }
 
@@ -127,19 +148,20 @@ const usedResolution = int64(time.Second)
 
 // markUsed records an accepted use at now.
 func (e *entry) markUsed(now int64, pending *usage) {
+	u := e.use
 	for {
-		old := e.lastUsed.Load()
+		old := u.lastUsed.Load()
 		if now < old+usedResolution {
 			return
 		}
-		if e.lastUsed.CompareAndSwap(old, now) {
+		if u.lastUsed.CompareAndSwap(old, now) {
 			break
 		}
 	}
 	// Paired with evict, which sets evicted before reading lastUsed: either
 	// the eviction sees this use or this sees the eviction (or both, which
 	// only records the use twice).
-	if e.evicted.Load() {
+	if u.evicted.Load() {
 		pending.add(e.keyIDString(), now)
 	}
 }
@@ -147,9 +169,8 @@ func (e *entry) markUsed(now int64, pending *usage) {
 // evict takes the entry out of service and hands its last use over to
 // pending.
 func (e *entry) evict(pending *usage) {
-	e.evicted.Store(true)
-	if u := e.lastUsed.Load(); u > e.flushed.Load() {
-		pending.add(e.keyIDString(), u)
+	if used := e.use.evict(); used != 0 {
+		pending.add(e.keyIDString(), used)
 	}
 }
 
@@ -197,6 +218,12 @@ type cache struct {
 	gen     uint64
 	keys    map[apikey.Hash]*entry
 	unknown map[apikey.Hash]struct{} // secrets the store does not know
+	// dir holds every key the store had when it was loaded, nil before
+	// (directory.go); keys holds those it does not have or evicted since.
+	dir *directory
+	// found counts the secrets found in the store since dir was
+	// installed: keys created or changed since the load.
+	found atomic.Int64
 
 	maxKeys, maxUnknown int
 	pending             *usage
@@ -248,6 +275,9 @@ func (c *cache) get(h apikey.Hash, now time.Time) (e *entry, unknown bool, t tic
 	if e == nil {
 		_, unknown = c.unknown[h]
 	}
+	if e == nil && !unknown && c.dir != nil {
+		e = c.dir.find(h)
+	}
 	t = ticket{gen: c.gen, ok: true}
 	c.mu.RUnlock()
 	switch {
@@ -276,11 +306,14 @@ func (c *cache) put(h apikey.Hash, e *entry, t ticket) *entry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !t.ok || t.gen != c.gen {
-		e.evicted.Store(true)
+		e.use.evicted.Store(true)
 		return e
 	}
 	if old := c.keys[h]; old != nil {
 		return old
+	}
+	if c.dir != nil {
+		c.found.Add(1)
 	}
 	if len(c.keys) >= c.maxKeys {
 		// Map iteration starts at a random place: this evicts a random
@@ -323,6 +356,9 @@ func (c *cache) invalidate(keys, companies map[string]bool) {
 	if len(keys) == 0 && len(companies) == 0 {
 		return
 	}
+	if c.dir != nil {
+		c.dir.evict(keys, companies, c.pending)
+	}
 	for h, e := range c.keys {
 		if keys[e.keyIDString()] || companies[e.companyIDString()] {
 			delete(c.keys, h)
@@ -331,37 +367,96 @@ func (c *cache) invalidate(keys, companies map[string]bool) {
 	}
 }
 
-// invalidateAll empties the cache.
+// invalidateAll empties the cache and drops the directory.
 func (c *cache) invalidateAll() {
 	c.mu.Lock()
-	old := c.keys
+	old, dir := c.keys, c.dir
 	c.keys = map[apikey.Hash]*entry{}
 	c.unknown = map[apikey.Hash]struct{}{}
+	c.dir = nil
 	c.gen++
 	c.mu.Unlock()
 	for _, e := range old {
 		e.evict(c.pending)
 	}
+	if dir != nil {
+		dir.evictAll(c.pending)
+	}
 }
 
-// uses returns the last uses of cached entries that are newer than what was
-// last flushed, and marks them flushed. Only the flusher calls it.
-func (c *cache) uses(into map[string]int64) {
+// install puts d in service, in place of the directory before it (if any).
+// The watcher has brought it up to date: it accounts for every change the
+// cache does.
+func (c *cache) install(d *directory) {
+	c.mu.Lock()
+	old := c.dir
+	c.dir = d
+	c.found.Store(0)
+	c.mu.Unlock()
+	if old != nil {
+		old.evictAll(c.pending)
+	}
+}
+
+// directory is the directory in service, nil for none.
+func (c *cache) directory() *directory {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	return c.dir
+}
+
+// uses adds to into the last uses of cached entries and of the directory's
+// keys that are more than slack (ns) past what was last flushed, and marks
+// them flushed. Whenever into holds batch keys, it is handed to write,
+// which empties it. Only the flusher calls it.
+func (c *cache) uses(into map[string]int64, slack int64, batch int, write func(map[string]int64) error) {
+	c.mu.RLock()
 	for _, e := range c.keys {
-		if u := e.lastUsed.Load(); u > e.flushed.Load() {
-			e.flushed.Store(u)
-			if id := e.keyIDString(); u > into[id] {
-				into[id] = u
-			}
+		e.use.take(e.keyIDString(), slack, into)
+	}
+	d := c.dir
+	c.mu.RUnlock()
+	if d == nil {
+		return
+	}
+	// The directory does not change once loaded, so it is read without
+	// the lock, which writing would otherwise hold for long.
+	for i := range d.uses {
+		if d.uses[i].take("", slack, nil) {
+			d.uses[i].take(d.keys[i].id.String(), slack, into)
+		}
+		if len(into) >= batch {
+			// A failed write keeps its uses in pending.
+			_ = write(into)
 		}
 	}
 }
 
-// size is the number of cached secrets and unknown secrets.
-func (c *cache) size() (known, unknown int) {
+// take adds the cell's last use to into, under id, when it is more than
+// slack past what was last flushed, and marks it flushed. With a nil into
+// it only reports whether it would.
+func (u *useCell) take(id string, slack int64, into map[string]int64) bool {
+	used := u.lastUsed.Load()
+	if used == 0 || used <= u.flushed.Load()+slack || u.evicted.Load() {
+		return false
+	}
+	if into == nil {
+		return true
+	}
+	u.flushed.Store(used)
+	if used > into[id] {
+		into[id] = used
+	}
+	return true
+}
+
+// size is the number of cached secrets and unknown secrets, and of keys the
+// directory holds in service.
+func (c *cache) size() (known, unknown, directory int) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return len(c.keys), len(c.unknown)
+	if c.dir != nil {
+		directory = c.dir.size()
+	}
+	return len(c.keys), len(c.unknown), directory
 }

@@ -170,7 +170,7 @@ type stateCollector struct{ s *Server }
 
 var (
 	cacheEntriesDesc = prometheus.NewDesc("apikey_cache_entries",
-		"Secrets held in memory: known (answers about keys) and unknown (secrets the store does not know).",
+		"Held in memory: known (cached answers about secrets), unknown (secrets the store does not know) and directory (keys loaded at once from the store, and not changed since).",
 		[]string{"kind"}, nil)
 	cacheLookupsDesc = prometheus.NewDesc("apikey_cache_lookups_total",
 		"Looks at the cache for a well-formed secret, by result: hit (a key), unknown (a secret known to be no key's), miss (asked the store; also every look while the cache is not trusted).",
@@ -194,9 +194,10 @@ func (c stateCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.s
-	known, unknown := s.cache.size()
+	known, unknown, dir := s.cache.size()
 	ch <- prometheus.MustNewConstMetric(cacheEntriesDesc, prometheus.GaugeValue, float64(known), "known")
 	ch <- prometheus.MustNewConstMetric(cacheEntriesDesc, prometheus.GaugeValue, float64(unknown), "unknown")
+	ch <- prometheus.MustNewConstMetric(cacheEntriesDesc, prometheus.GaugeValue, float64(dir), "directory")
 	hits, misses, unknowns := s.cache.lookups()
 	ch <- prometheus.MustNewConstMetric(cacheLookupsDesc, prometheus.CounterValue, float64(hits), "hit")
 	ch <- prometheus.MustNewConstMetric(cacheLookupsDesc, prometheus.CounterValue, float64(misses), "miss")

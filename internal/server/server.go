@@ -133,6 +133,14 @@ type Server struct {
 	// its next tick: a notification said that something changed.
 	changed chan struct{}
 
+	// reload asks the loader for a directory (loader.go), which it hands
+	// to the watcher through loaded; loading is set from the ask until the
+	// watcher took it in. reload is nil for a store that cannot list its
+	// secrets.
+	reload  chan struct{}
+	loaded  chan *directory
+	loading atomic.Bool
+
 	mu sync.Mutex
 	ln net.Listener
 
@@ -177,6 +185,9 @@ func New(o Options) *Server {
 	s.cache = newCache(size, max(size/8, 1024), s.pending)
 	if !o.DisableMetrics {
 		s.metrics = newMetrics(s)
+	}
+	if _, ok := o.Store.(secretLister); ok {
+		s.reload, s.loaded = make(chan struct{}, 1), make(chan *directory, 1)
 	}
 	s.trustedProxies = o.TrustedProxies
 	s.limiters = newLimiters(size)
@@ -228,8 +239,10 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	// A first look at the store before serving, so that the cache works
-	// from the first request and a store that cannot be read is reported.
+	// from the first request and a store that cannot be read is reported;
+	// then the keys are loaded, also before serving (loader.go).
 	s.watchOnce(ctx)
+	s.loadBeforeServing(ctx)
 	hs := &http.Server{
 		Handler:           s.Handler(),
 		MaxHeaderBytes:    MaxHeaderBytes - headerSlack,
@@ -245,6 +258,9 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Go(func() { s.watch(bg) })
 	wg.Go(func() { s.flushLoop(bg) })
 	wg.Go(func() { s.log.flushLoop(bg) })
+	if lister, ok := s.store.(secretLister); ok {
+		wg.Go(func() { s.loadLoop(bg, lister) })
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(s.ln) }()

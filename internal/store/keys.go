@@ -569,6 +569,16 @@ func (s *Store) LookupSecret(ctx context.Context, h apikey.Hash) (Presented, boo
 	return s.eng.LookupSecret(ctx, h)
 }
 
+// SecretHash is a stored secret as a server loads it.
+type SecretHash = engine.SecretHash
+
+// EachSecretHash calls fn for every stored secret, in no particular order,
+// streaming. A server loads every key into memory with it and EachKey,
+// two passes over the store rather than a look per key (internal/server).
+func (s *Store) EachSecretHash(ctx context.Context, fn func(SecretHash) error) error {
+	return s.eng.EachSecretHash(ctx, fn)
+}
+
 // TouchKeys records when keys were last used. A server batches these, so
 // that a verification never costs a write. A time older than the stored one
 // is ignored.

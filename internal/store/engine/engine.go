@@ -48,6 +48,11 @@ type Engine interface {
 	// were created, streaming: memory does not grow with the store.
 	EachKey(ctx context.Context, q KeyQuery, fn func(apikey.Key) error) error
 
+	// EachSecretHash calls fn for every stored secret, in no particular
+	// order, streaming: what a server loads to answer every key from
+	// memory. It never writes.
+	EachSecretHash(ctx context.Context, fn func(SecretHash) error) error
+
 	// LookupSecret finds the key whose secret has hash h. found is false
 	// when no key has it. It never writes.
 	LookupSecret(ctx context.Context, h apikey.Hash) (p Presented, found bool, err error)
@@ -180,6 +185,14 @@ type EventCompanyMatch struct {
 
 // IDName is a company or key as the audit trail names it.
 type IDName struct{ ID, Name string }
+
+// SecretHash is a stored secret as a server loads it: its hash, its key,
+// and when it stops working (nil for never: a key's current secret).
+type SecretHash struct {
+	Hash      apikey.Hash
+	KeyID     string
+	ExpiresAt *time.Time
+}
 
 // Presented is what the store knows of a presented secret: its key, and when
 // the secret itself stops working (set for an old secret in its grace period

@@ -89,6 +89,39 @@ func (e *Engine) LookupSecret(ctx context.Context, h apikey.Hash) (p engine.Pres
 	return engine.Presented{Key: k, SecretExpiresAt: utcPtr(exp)}, true, nil
 }
 
+// EachSecretHash reads the secrets table in one pass, streaming.
+func (e *Engine) EachSecretHash(ctx context.Context, fn func(engine.SecretHash) error) error {
+	var fnErr error // the caller's, returned as it is
+	err := pgx.BeginTxFunc(ctx, e.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT hash, key_id, expires_at FROM secrets`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var hash []byte
+		var exp *time.Time
+		for rows.Next() {
+			var s engine.SecretHash
+			if err := rows.Scan(&hash, &s.KeyID, &exp); err != nil {
+				return err
+			}
+			if len(hash) != len(s.Hash) {
+				continue // not a hash apikey wrote: no secret can match it
+			}
+			copy(s.Hash[:], hash)
+			s.ExpiresAt = utcPtr(exp)
+			if fnErr = fn(s); fnErr != nil {
+				return fnErr
+			}
+		}
+		return rows.Err()
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return e.translate(err)
+}
+
 // scanAlso scans a row into a key's columns and then more.
 type scanAlso struct {
 	row  pgx.Row

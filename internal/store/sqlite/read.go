@@ -109,6 +109,33 @@ func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
+// EachSecretHash reads the secrets table in the order it is stored: one
+// pass over it, rather than an index search per key as a join would cost.
+func (e *Engine) EachSecretHash(ctx context.Context, fn func(engine.SecretHash) error) error {
+	rows, err := e.db.QueryContext(ctx, `SELECT hash, key_id, expires_at FROM secrets`)
+	if err != nil {
+		return translate(e.path, err)
+	}
+	defer rows.Close()
+	var hash []byte
+	var exp sql.NullString
+	for rows.Next() {
+		var s engine.SecretHash
+		if err := rows.Scan(&hash, &s.KeyID, &exp); err != nil {
+			return translate(e.path, err)
+		}
+		if len(hash) != len(s.Hash) {
+			continue // not a hash apikey wrote: no secret can match it
+		}
+		copy(s.Hash[:], hash)
+		s.ExpiresAt = parseTimePtr(exp)
+		if err := fn(s); err != nil {
+			return err
+		}
+	}
+	return translate(e.path, rows.Err())
+}
+
 // LookupSecret finds the key whose secret has the given hash, in one read.
 func (e *Engine) LookupSecret(ctx context.Context, h apikey.Hash) (p engine.Presented, ok bool, err error) {
 	var exp sql.NullString
