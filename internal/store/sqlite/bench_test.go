@@ -180,3 +180,31 @@ func sampleIDs(b *testing.B, st *store.Store, secrets []string) []string {
 	}
 	return ids
 }
+
+// BenchmarkTouchKeys is one flush of a server's last uses: 5,000 keys of
+// the seeded store in one transaction, as the server writes them.
+func BenchmarkTouchKeys(b *testing.B) {
+	st := writableStore(b)
+	ctx := context.Background()
+	var ids []string
+	if err := st.EachKey(ctx, store.KeyFilter{}, func(k apikey.Key) error {
+		ids = append(ids, k.ID)
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	at := time.Now()
+	i := 0
+	for b.Loop() {
+		used := make(map[string]time.Time, 5000)
+		for range 5000 {
+			used[ids[i%len(ids)]] = at
+			i++
+		}
+		at = at.Add(time.Second)
+		if err := st.TouchKeys(ctx, used); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i), "ns/key")
+}
