@@ -21,8 +21,8 @@ The config file is --config FILE, else $APIKEY_CONFIG, else
 $XDG_CONFIG_HOME/apikey/config.yaml.
 
 A config file sets any of db, key_prefix, headers.key, headers.company, actor,
-api_url, serve.addr, serve.trusted_proxies, serve.metrics, serve.stale_for,
-serve.log_format, serve.log_level, no_input and accessible. A list
+api_url, serve.addr, serve.trusted_proxies, serve.metrics, serve.preload,
+serve.stale_for, serve.log_format, serve.log_level, no_input and accessible. A list
 (serve.trusted_proxies) is a YAML list, or comma-separated in a variable.
 For example:
 

@@ -326,7 +326,7 @@ func TestServeFlags(t *testing.T) {
 	// serveInputs are the inputs of serve with the defaults of the
 	// settings of its metrics, outages and log.
 	serveInputs := func(addr, keyHeader, companyHeader string) ServeOptions {
-		return ServeOptions{Addr: addr, KeyHeader: keyHeader, CompanyHeader: companyHeader, Metrics: true, StaleFor: 30 * time.Second, LogFormat: "text", LogLevel: slog.LevelInfo}
+		return ServeOptions{Addr: addr, KeyHeader: keyHeader, CompanyHeader: companyHeader, Metrics: true, Preload: true, StaleFor: 30 * time.Second, LogFormat: "text", LogLevel: slog.LevelInfo}
 	}
 	env := map[string]string{"APIKEY_SERVE_ADDR": "127.0.0.1:9001", "APIKEY_HEADERS_KEY": "X-Token"}
 	o := mustParse(t, testFactory(t, env), NewCmdServe, "--addr", "0.0.0.0:9000")
@@ -365,10 +365,10 @@ func TestServeFlags(t *testing.T) {
 	// Metrics, stale_for and the log: flags beat the environment, which
 	// beats the file.
 	f = testFactory(t, nil)
-	configFile(t, f, "serve:\n  metrics: false\n  stale_for: 5m\n  log_format: json\n  log_level: error\n")
+	configFile(t, f, "serve:\n  metrics: false\n  preload: false\n  stale_for: 5m\n  log_format: json\n  log_level: error\n")
 	o = mustParse(t, f, NewCmdServe)
 	want = serveInputs("127.0.0.1:8787", "X-Api-Key", "X-Company")
-	want.Metrics, want.StaleFor, want.LogFormat, want.LogLevel = false, 5*time.Minute, "json", slog.LevelError
+	want.Metrics, want.Preload, want.StaleFor, want.LogFormat, want.LogLevel = false, false, 5*time.Minute, "json", slog.LevelError
 	wantInputs(t, o, want)
 	envFactory := func() *Factory {
 		f := testFactory(t, map[string]string{"APIKEY_SERVE_METRICS": "yes", "APIKEY_SERVE_STALE_FOR": "0s", "APIKEY_SERVE_LOG_FORMAT": "json", "APIKEY_SERVE_LOG_LEVEL": "warn"})

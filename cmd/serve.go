@@ -24,6 +24,7 @@ type ServeOptions struct {
 	CompanyHeader string // headers.company
 
 	Metrics   bool          // serve.metrics: answer GET /metrics
+	Preload   bool          // serve.preload: load every key before answering
 	StaleFor  time.Duration // serve.stale_for
 	LogFormat string        // --log-format, else serve.log_format: text or json
 	LogLevel  slog.Level    // --log-level, else serve.log_level
@@ -63,12 +64,15 @@ from "Authorization: Bearer <key>". When the company header (config
 headers.company, default X-Company) is sent, it must be the key's company id;
 a key of another company is refused exactly as an unknown one.
 
-Checking a key never writes to the database. A key disabled, deleted or
-rotated by any apikey process is refused within a second; last-used times are
-written every 30 seconds and on shutdown. While the database cannot be read,
-keys already checked are answered from memory for serve.stale_for (default
-30s) after the last successful read; a key that needs the database is
-answered 503, never refused.
+Before it answers, the server loads every key into memory (about a second per
+100,000 keys, 140 bytes a key; config serve.preload false keeps only a bounded
+cache of the keys checked, and asks the database for the others). Checking a
+key never writes to the database. A key disabled, deleted or rotated by any
+apikey process is refused within a second; last-used times are written to
+within a minute, and on shutdown. While the database cannot be read, keys in
+memory are answered from it for serve.stale_for (default 30s) after the last
+successful read; a key that needs the database is answered 503, never
+refused.
 
 The first line on standard error is "listening on http://ADDR"; then one line
 per request (at info; at warn for a 503), without secrets, and the server's
@@ -88,6 +92,7 @@ finished.`,
 			}
 			opts.Addr, opts.KeyHeader, opts.CompanyHeader = cfg.Get("serve.addr"), cfg.Get("headers.key"), cfg.Get("headers.company")
 			opts.Metrics, opts.StaleFor = cfg.Bool("serve.metrics"), cfg.Duration("serve.stale_for")
+			opts.Preload = cfg.Bool("serve.preload")
 			opts.LogFormat = cfg.Get("serve.log_format")
 			// Checked by the configuration: one of slog's four names.
 			_ = opts.LogLevel.UnmarshalText([]byte(cfg.Get("serve.log_level")))
@@ -120,6 +125,7 @@ func serveRun(ctx context.Context, opts *ServeOptions) error {
 		LogFormat:      opts.LogFormat,
 		LogLevel:       opts.LogLevel,
 		DisableMetrics: !opts.Metrics,
+		NoPreload:      !opts.Preload,
 		StaleFor:       opts.StaleFor,
 		TrustedProxies: opts.TrustedProxies,
 	})

@@ -50,6 +50,7 @@ var Settings = []Setting{
 	{Key: "serve.addr", Flag: "addr", Help: "address that serve listens on"},
 	{Key: "serve.trusted_proxies", Help: "addresses or CIDRs of the proxies whose X-Forwarded-For and X-Real-IP serve believes"},
 	{Key: "serve.metrics", Help: "whether serve answers GET /metrics"},
+	{Key: "serve.preload", Help: "whether serve loads every key into memory before it answers"},
 	{Key: "serve.stale_for", Help: "how long serve answers from memory while the store cannot be read"},
 	{Key: "serve.log_format", Flag: "log-format", Help: "format of serve's log: text or json"},
 	{Key: "serve.log_level", Flag: "log-level", Help: "least level serve logs: debug, info, warn or error"},
@@ -179,6 +180,7 @@ func Load(configFlag string, env Env, flags Flags) (*Config, error) {
 		"api_url":          "",
 		"serve.addr":       "127.0.0.1:8787",
 		"serve.metrics":    "true",
+		"serve.preload":    "true",
 		"serve.stale_for":  DefaultStaleFor.String(),
 		"serve.log_format": "text",
 		"serve.log_level":  "info",
@@ -381,7 +383,7 @@ func (c *Config) validate() error {
 			return bad("serve.trusted_proxies", fmt.Sprintf("%q is neither an address nor a CIDR; give addresses or CIDRs separated by commas, such as 10.0.0.0/8,127.0.0.1", item))
 		}
 	}
-	for _, k := range []string{"no_input", "accessible", "serve.metrics"} {
+	for _, k := range []string{"no_input", "accessible", "serve.metrics", "serve.preload"} {
 		if _, ok := parseBool(c.Get(k)); !ok {
 			return bad(k, "use true or false")
 		}

@@ -45,6 +45,7 @@ func TestDefaults(t *testing.T) {
 		"api_url":          "",
 		"serve.addr":       "127.0.0.1:8787",
 		"serve.metrics":    "true",
+		"serve.preload":    "true",
 		"serve.stale_for":  "30s",
 		"serve.log_format": "text",
 		"serve.log_level":  "info",

@@ -192,3 +192,31 @@ func TestDirectoryIsReloaded(t *testing.T) {
 		t.Errorf("%d %s", r.status, r.body)
 	}
 }
+
+// With NoPreload (serve.preload false), a server loads nothing and answers
+// from its cache and the store.
+func TestNoPreload(t *testing.T) {
+	f := newFixture(t)
+	_, secret := f.key("Acme", "k", nil)
+	s := f.server(Options{NoPreload: true})
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	base := "http://" + s.Addr()
+	eventually(t, func() string {
+		if r := request(t, "GET", base+"/v1/me", map[string]string{"X-Api-Key": secret}); r.status != 200 {
+			return r.body
+		}
+		if !s.cached(secret) {
+			return "not cached"
+		}
+		return ""
+	})
+	if s.cache.directory() != nil || strings.Contains(f.log.String(), "keys loaded") {
+		t.Error("a server without preloading loaded the keys")
+	}
+}

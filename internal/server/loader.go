@@ -27,7 +27,7 @@ const retryLoadAfter = 10 * time.Second
 // and the loader tries again.
 func (s *Server) loadBeforeServing(ctx context.Context) {
 	lister, ok := s.store.(secretLister)
-	if !ok {
+	if !ok || s.reload == nil {
 		return
 	}
 	select {

@@ -75,6 +75,11 @@ type Options struct {
 	// DisableMetrics turns GET /metrics off (404) and counts nothing.
 	DisableMetrics bool
 
+	// NoPreload keeps the server from loading every key into memory
+	// (config serve.preload false): it answers from its cache, bounded
+	// by CacheSize, and the store.
+	NoPreload bool
+
 	// StaleFor is how long past its last successful look at the store the
 	// server keeps answering from its cache while looks fail (the store
 	// cannot be read). It is never less than three poll intervals, which is
@@ -186,7 +191,7 @@ func New(o Options) *Server {
 	if !o.DisableMetrics {
 		s.metrics = newMetrics(s)
 	}
-	if _, ok := o.Store.(secretLister); ok {
+	if _, ok := o.Store.(secretLister); ok && !o.NoPreload {
 		s.reload, s.loaded = make(chan struct{}, 1), make(chan *directory, 1)
 	}
 	s.trustedProxies = o.TrustedProxies
@@ -258,7 +263,7 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Go(func() { s.watch(bg) })
 	wg.Go(func() { s.flushLoop(bg) })
 	wg.Go(func() { s.log.flushLoop(bg) })
-	if lister, ok := s.store.(secretLister); ok {
+	if lister, ok := s.store.(secretLister); ok && s.reload != nil {
 		wg.Go(func() { s.loadLoop(bg, lister) })
 	}
 

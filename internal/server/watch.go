@@ -223,7 +223,7 @@ func (s *Server) flushLoop(ctx context.Context) {
 // flushSlack is how far a key's last use may run ahead of the time last
 // written for it before a periodic flush writes it again: with a flush
 // every 30 seconds, last_used_at then lags a use by at most a minute, as
-// SPEC.md allows, while a key in constant use is written every other
+// the contract allows, while a key in constant use is written every other
 // flush rather than at each. The last flush, at shutdown, writes every
 // use.
 const flushSlack = 30 * time.Second
