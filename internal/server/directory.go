@@ -84,14 +84,22 @@ func bucketOf(h *apikey.Hash) int { return int(h[0])<<8 | int(h[1]) }
 // does not hold it or its key was evicted.
 func (d *directory) find(h apikey.Hash) *entry {
 	b := bucketOf(&h)
+	// A binary search of the bucket, written out: through
+	// slices.BinarySearchFunc, h escaped to the heap, an allocation a
+	// request.
 	lo, hi := int(d.buckets[b]), int(d.buckets[b+1])
-	i, found := slices.BinarySearchFunc(d.slots[lo:hi], &h, func(s slot, h *apikey.Hash) int {
-		return bytes.Compare(s.hash[:], h[:])
-	})
-	if !found {
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if bytes.Compare(d.slots[m].hash[:], h[:]) < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == int(d.buckets[b+1]) || d.slots[lo].hash != h {
 		return nil
 	}
-	s := &d.slots[lo+i]
+	s := &d.slots[lo]
 	if d.uses[s.key].evicted.Load() {
 		return nil
 	}
@@ -102,20 +110,28 @@ func (d *directory) find(h apikey.Hash) *entry {
 	return d.entry(s.key, graceEnd)
 }
 
+// Where the parts of a directory key's answer put its id, name and company
+// id: {"id":"<36>","name":<name> then the company part,
+// ,"company":{"id":"<company id>"… (checked when the key was added), so that
+// an entry's spans are known without searching.
+const (
+	idAt        = len(`{"id":"`)
+	nameAt      = idAt + 36 + len(`","name":`) // the name's opening quote
+	companyIDAt = len(`,"company":{"id":"`)    // within the company part
+)
+
 // entry assembles the entry of key i, whose presented secret stops working
-// at graceEnd.
+// at graceEnd: the same entry newEntry makes of the store's answer.
 func (d *directory) entry(i uint32, graceEnd int64) *entry {
 	k := &d.keys[i]
 	name := d.names[k.name : k.name+k.nameLen]
-	company, extra, tail := d.parts[k.company], d.parts[k.extra], d.parts[k.tail]
+	company, extra, tail, limits := d.parts[k.company], d.parts[k.extra], d.parts[k.tail], d.parts[k.limits]
+	companyID := d.companies[k.company]
 	header := d.parts[k.header]
-	if k.header == 0 {
-		header = string(name[1 : len(name)-1])
-	}
-	limits := d.parts[k.limits]
 
 	var b strings.Builder
-	b.Grow(len(`{"id":"","name":`) + 36 + len(name) + len(company) + len(extra) + len(tail) + len(header) + len(limits))
+	bodyLen := nameAt + len(name) + len(company) + len(extra) + len(tail)
+	b.Grow(bodyLen + len(header) + len(limits))
 	b.WriteString(`{"id":"`)
 	var id [36]byte
 	encodeUUID(&id, k.id)
@@ -125,18 +141,32 @@ func (d *directory) entry(i uint32, graceEnd int64) *entry {
 	b.WriteString(company)
 	b.WriteString(extra)
 	b.WriteString(tail)
-	bodyLen := b.Len()
-	body := b.String()
-	if !strings.Contains(body, header) {
-		b.WriteString(header)
+	// The name header is the name's JSON without its quotes, unless the
+	// key has one of its own; that one is found in the body or follows it,
+	// as newEntry does.
+	nameSpan := span{uint32(nameAt + 1), uint32(len(name) - 2)}
+	if k.header != 0 {
+		if at := strings.Index(b.String(), header); at >= 0 {
+			nameSpan = span{uint32(at), uint32(len(header))}
+		} else {
+			nameSpan = span{uint32(bodyLen), uint32(len(header))}
+			b.WriteString(header)
+		}
 	}
 	b.WriteString(limits)
-	e := makeEntry(b.String(), bodyLen, body[7:43], d.companies[k.company], header, len(limits))
-	e.active = !k.inactive
-	e.expires = d.expiries[k.tail]
-	e.graceEnd = graceEnd
-	e.use = &d.uses[i]
-	return e
+	data := b.String()
+	return &entry{
+		data:     data,
+		use:      &d.uses[i],
+		bodyLen:  uint32(bodyLen),
+		keyID:    span{uint32(idAt), 36},
+		company:  span{uint32(nameAt + len(name) + companyIDAt), uint32(len(companyID))},
+		name:     nameSpan,
+		limits:   span{uint32(len(data) - len(limits)), uint32(len(limits))},
+		active:   !k.inactive,
+		expires:  d.expiries[k.tail],
+		graceEnd: graceEnd,
+	}
 }
 
 // encodeUUID writes u as uuid.UUID.String does, without allocating.
@@ -321,6 +351,9 @@ func (b *directoryBuilder) addKey(k apikey.Key) error {
 		return nil
 	}
 	name := rest[:nameEnd]
+	if !strings.HasPrefix(rest[nameEnd:], `,"company":{"id":"`+k.Company.ID+`"`) {
+		return nil
+	}
 	header := e.nameHeader()
 	dk := dirKey{
 		id:       u,
