@@ -114,12 +114,13 @@ func BenchmarkLogLine(b *testing.B) {
 	}
 }
 
-// BenchmarkLoadDirectory is the loading of every key into memory, from the
-// store that seed.Cached keeps (APIKEY_BENCH_KEYS keys, 100,000 unless set),
-// and the bytes the directory takes per key.
-func BenchmarkLoadDirectory(b *testing.B) {
+// seededStore opens the store that seed.Cached keeps (APIKEY_BENCH_KEYS
+// keys, 100,000 unless set), closed when the benchmark ends, and returns
+// it with its secrets.
+func seededStore(b *testing.B) (*store.Store, []string) {
+	b.Helper()
 	ctx := context.Background()
-	db, _, err := seed.Cached(ctx, seed.BenchKeys())
+	db, secrets, err := seed.Cached(ctx, seed.BenchKeys())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -127,8 +128,18 @@ func BenchmarkLoadDirectory(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
+	b.Cleanup(func() { st.Close() })
+	return st, secrets
+}
+
+// BenchmarkLoadDirectory is the loading of every key into memory, from the
+// store that seed.Cached keeps (APIKEY_BENCH_KEYS keys, 100,000 unless set),
+// and the bytes the directory takes per key.
+func BenchmarkLoadDirectory(b *testing.B) {
+	ctx := context.Background()
+	st, _ := seededStore(b)
 	var d *directory
+	var err error
 	for b.Loop() {
 		if d, err = loadDirectory(ctx, st, 0); err != nil {
 			b.Fatal(err)
@@ -140,17 +151,8 @@ func BenchmarkLoadDirectory(b *testing.B) {
 // BenchmarkDirectoryFind is a look at a directory of seed.BenchKeys() keys
 // for a random one of them, the entry assembled.
 func BenchmarkDirectoryFind(b *testing.B) {
-	ctx := context.Background()
-	db, secrets, err := seed.Cached(ctx, seed.BenchKeys())
-	if err != nil {
-		b.Fatal(err)
-	}
-	st, err := store.Open(ctx, db)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	d, err := loadDirectory(ctx, st, 0)
+	st, secrets := seededStore(b)
+	d, err := loadDirectory(context.Background(), st, 0)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -186,9 +186,7 @@ func (u *usage) add(keyID string, at int64) {
 	if u.pending == nil {
 		u.pending = map[string]int64{}
 	}
-	if at > u.pending[keyID] {
-		u.pending[keyID] = at
-	}
+	keepLatest(u.pending, keyID, at)
 	u.mu.Unlock()
 }
 
@@ -412,7 +410,9 @@ func (c *cache) directory() *directory {
 func (c *cache) uses(into map[string]int64, slack int64, batch int, write func(map[string]int64) error) {
 	c.mu.RLock()
 	for _, e := range c.keys {
-		e.use.take(e.keyIDString(), slack, into)
+		if used, ok := e.use.take(slack); ok {
+			keepLatest(into, e.keyIDString(), used)
+		}
 	}
 	d := c.dir
 	c.mu.RUnlock()
@@ -422,8 +422,8 @@ func (c *cache) uses(into map[string]int64, slack int64, batch int, write func(m
 	// The directory does not change once loaded, so it is read without
 	// the lock, which writing would otherwise hold for long.
 	for i := range d.uses {
-		if d.uses[i].take("", slack, nil) {
-			d.uses[i].take(d.keys[i].id.String(), slack, into)
+		if used, ok := d.uses[i].take(slack); ok {
+			keepLatest(into, d.keys[i].id.String(), used)
 		}
 		if len(into) >= batch {
 			// A failed write keeps its uses in pending.
@@ -432,22 +432,23 @@ func (c *cache) uses(into map[string]int64, slack int64, batch int, write func(m
 	}
 }
 
-// take adds the cell's last use to into, under id, when it is more than
-// slack past what was last flushed, and marks it flushed. With a nil into
-// it only reports whether it would.
-func (u *useCell) take(id string, slack int64, into map[string]int64) bool {
-	used := u.lastUsed.Load()
-	if used == 0 || used <= u.flushed.Load()+slack || u.evicted.Load() {
-		return false
+// keepLatest records a use of id at used in uses, unless a later one is
+// there already (a failed flush's, kept in pending).
+func keepLatest(uses map[string]int64, id string, used int64) {
+	if used > uses[id] {
+		uses[id] = used
 	}
-	if into == nil {
-		return true
+}
+
+// take returns the cell's last use, and marks it flushed, when it is more
+// than slack (ns) past what was last flushed; ok is false otherwise.
+func (u *useCell) take(slack int64) (used int64, ok bool) {
+	used = u.lastUsed.Load()
+	if used == 0 || used <= u.flushed.Load()+slack || u.evicted.Load() {
+		return 0, false
 	}
 	u.flushed.Store(used)
-	if used > into[id] {
-		into[id] = used
-	}
-	return true
+	return used, true
 }
 
 // size is the number of cached secrets and unknown secrets, and of keys the

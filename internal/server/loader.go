@@ -26,8 +26,7 @@ const retryLoadAfter = 10 * time.Second
 // store asked for one. When the load fails, the server starts without it,
 // and the loader tries again.
 func (s *Server) loadBeforeServing(ctx context.Context) {
-	lister, ok := s.store.(secretLister)
-	if !ok || s.reload == nil {
+	if s.lister == nil {
 		return
 	}
 	select {
@@ -35,10 +34,9 @@ func (s *Server) loadBeforeServing(ctx context.Context) {
 	default:
 		return
 	}
-	d, err := s.loadOnce(ctx, lister)
+	d, err := s.loadOnce(ctx)
 	if err != nil {
-		s.logger.Warn("cannot load the keys into memory; looking each up in the store meanwhile",
-			slog.String("error", err.Error()), slog.String("retry_in", retryLoadAfter.String()))
+		s.loadFailed(err)
 		s.loading.Store(false)
 		return
 	}
@@ -47,20 +45,19 @@ func (s *Server) loadBeforeServing(ctx context.Context) {
 }
 
 // loadLoop loads a directory each time one is asked for, until ctx is done.
-func (s *Server) loadLoop(ctx context.Context, lister secretLister) {
+func (s *Server) loadLoop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.reload:
 		}
-		d, err := s.loadOnce(ctx, lister)
+		d, err := s.loadOnce(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			s.logger.Warn("cannot load the keys into memory; looking each up in the store meanwhile",
-				slog.String("error", err.Error()), slog.String("retry_in", retryLoadAfter.String()))
+			s.loadFailed(err)
 			select {
 			case <-ctx.Done():
 				return
@@ -77,7 +74,12 @@ func (s *Server) loadLoop(ctx context.Context, lister secretLister) {
 	}
 }
 
-func (s *Server) loadOnce(ctx context.Context, lister secretLister) (*directory, error) {
+func (s *Server) loadFailed(err error) {
+	s.logger.Warn("cannot load the keys into memory; looking each up in the store meanwhile",
+		slog.String("error", err.Error()), slog.String("retry_in", retryLoadAfter.String()))
+}
+
+func (s *Server) loadOnce(ctx context.Context) (*directory, error) {
 	start := time.Now()
 	// Every change before seq is in what the load reads; the watcher
 	// evicts those after it.
@@ -86,7 +88,7 @@ func (s *Server) loadOnce(ctx context.Context, lister secretLister) (*directory,
 		return nil, err
 	}
 	tuneGCForLoad()
-	d, err := loadDirectory(ctx, lister, seq)
+	d, err := loadDirectory(ctx, s.lister, seq)
 	if err != nil {
 		s.tuneGC()
 		return nil, err
@@ -107,7 +109,7 @@ func (s *Server) tuneGC() {
 
 // askLoad asks the loader for a directory, unless one is being loaded.
 func (s *Server) askLoad() {
-	if s.reload == nil || !s.loading.CompareAndSwap(false, true) {
+	if s.lister == nil || !s.loading.CompareAndSwap(false, true) {
 		return
 	}
 	s.reload <- struct{}{}
@@ -122,14 +124,14 @@ func (s *Server) takeDirectory(ctx context.Context) {
 	select {
 	case d := <-s.loaded:
 		if seen := s.seen.Load(); d.seq < seen {
-			keys, companies, _, _, ok := s.changedSince(ctx, d.seq)
+			c, ok := s.changedSince(ctx, d.seq)
 			if !ok {
 				s.tuneGC()
 				s.loading.Store(false)
 				s.askLoad()
 				return
 			}
-			d.evict(keys, companies, s.pending)
+			d.evict(c.keys, c.companies, s.pending)
 		}
 		s.cache.install(d)
 		s.loading.Store(false)

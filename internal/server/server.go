@@ -138,10 +138,11 @@ type Server struct {
 	// its next tick: a notification said that something changed.
 	changed chan struct{}
 
-	// reload asks the loader for a directory (loader.go), which it hands
-	// to the watcher through loaded; loading is set from the ask until the
-	// watcher took it in. reload is nil for a store that cannot list its
-	// secrets.
+	// lister loads directories (loader.go): the store, nil when it cannot
+	// list its secrets or preloading is off. reload asks the loader for a
+	// directory, which it hands to the watcher through loaded; loading is
+	// set from the ask until the watcher took it in.
+	lister  secretLister
 	reload  chan struct{}
 	loaded  chan *directory
 	loading atomic.Bool
@@ -191,7 +192,8 @@ func New(o Options) *Server {
 	if !o.DisableMetrics {
 		s.metrics = newMetrics(s)
 	}
-	if _, ok := o.Store.(secretLister); ok && !o.NoPreload {
+	if lister, ok := o.Store.(secretLister); ok && !o.NoPreload {
+		s.lister = lister
 		s.reload, s.loaded = make(chan struct{}, 1), make(chan *directory, 1)
 	}
 	s.trustedProxies = o.TrustedProxies
@@ -263,8 +265,8 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Go(func() { s.watch(bg) })
 	wg.Go(func() { s.flushLoop(bg) })
 	wg.Go(func() { s.log.flushLoop(bg) })
-	if lister, ok := s.store.(secretLister); ok && s.reload != nil {
-		wg.Go(func() { s.loadLoop(bg, lister) })
+	if s.lister != nil {
+		wg.Go(func() { s.loadLoop(bg) })
 	}
 
 	served := make(chan error, 1)

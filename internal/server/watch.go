@@ -131,7 +131,7 @@ func (s *Server) watchOnce(ctx context.Context) {
 		s.seen.Store(seq)
 		s.countLegacy(ctx)
 	}
-	if s.reload != nil {
+	if s.lister != nil {
 		s.takeDirectory(ctx)
 	}
 	s.cache.freshen(start, s.trustFor())
@@ -172,43 +172,49 @@ func (s *Server) evictChanged(ctx context.Context, from, to int64) (newest int64
 	if from < 0 || to < from {
 		return 0, false
 	}
-	keys, companies, newest, events, ok := s.changedSince(ctx, from)
+	c, ok := s.changedSince(ctx, from)
 	if !ok {
 		return 0, false
 	}
-	s.cache.invalidate(keys, companies)
-	s.logger.Debug("changes taken in", slog.Int("events", events), slog.Int("keys", len(keys)), slog.Int("companies", len(companies)))
-	return newest, true
+	s.cache.invalidate(c.keys, c.companies)
+	s.logger.Debug("changes taken in", slog.Int("events", c.events), slog.Int("keys", len(c.keys)), slog.Int("companies", len(c.companies)))
+	return c.newest, true
 }
 
-// changedSince reads the events after from and returns the keys and
-// companies they name, the newest event's number and how many there were. ok is false when it
-// cannot tell: the events cannot be read, there are too many, or one names
-// neither a key nor a company.
-func (s *Server) changedSince(ctx context.Context, from int64) (keys, companies map[string]bool, newest int64, n int, ok bool) {
+// changes are what the events after some number name.
+type changes struct {
+	keys, companies map[string]bool // by id
+	newest          int64           // the newest event's number
+	events          int
+}
+
+// changedSince reads the events after from. ok is false when it cannot
+// tell what they change: the events cannot be read, there are too many, or
+// one names neither a key nor a company.
+func (s *Server) changedSince(ctx context.Context, from int64) (c changes, ok bool) {
 	events, err := s.store.EventsAfter(ctx, from, maxEventsPerLook)
 	if err != nil {
 		s.metrics.storeError(opWatch)
 		s.logger.Warn("cannot read the changes; dropping the whole cache", slog.String("error", err.Error()))
-		return nil, nil, 0, 0, false
+		return c, false
 	}
 	if len(events) == maxEventsPerLook {
 		s.logger.Debug("too many changes at once; dropping the whole cache", slog.Int("events", len(events)))
-		return nil, nil, 0, 0, false
+		return c, false
 	}
-	keys, companies = map[string]bool{}, map[string]bool{}
+	c = changes{keys: map[string]bool{}, companies: map[string]bool{}, events: len(events)}
 	for _, e := range events {
-		newest = max(newest, e.Seq)
+		c.newest = max(c.newest, e.Seq)
 		switch {
 		case e.Key != nil:
-			keys[e.Key.ID] = true
+			c.keys[e.Key.ID] = true
 		case e.Company != nil:
-			companies[e.Company.ID] = true
+			c.companies[e.Company.ID] = true
 		default:
-			return nil, nil, 0, 0, false
+			return changes{}, false
 		}
 	}
-	return keys, companies, newest, len(events), true
+	return c, true
 }
 
 // flushLoop writes last-used times every flush interval until ctx is done.

@@ -44,21 +44,48 @@ func (e *Engine) EachKey(ctx context.Context, q engine.KeyQuery, fn func(apikey.
 	if q.Limit > 0 {
 		query += " LIMIT " + arg(q.Limit)
 	}
-	var fnErr error // the caller's, returned as it is
+	r := newKeyRow()
+	return e.eachRow(ctx, query, args, func(rows pgx.Rows) error {
+		k, err := r.scan(rows)
+		if err != nil {
+			return err
+		}
+		return passOn(fn(k))
+	})
+}
+
+// callerErr carries an error of the caller's function through eachRow,
+// which returns it as it is rather than as the store's.
+type callerErr struct{ err error }
+
+func (c callerErr) Error() string { return c.err.Error() }
+
+// passOn marks err, the caller's, for eachRow to return as it is.
+func passOn(err error) error {
+	if err == nil {
+		return nil
+	}
+	return callerErr{err}
+}
+
+// eachRow runs a query in a read-only snapshot and calls fn for each row as
+// pgx reads it off the connection, so that memory does not grow with the
+// rows. An error fn marked with passOn is returned as it is; any other is
+// translated.
+func (e *Engine) eachRow(ctx context.Context, query string, args []any, fn func(pgx.Rows) error) error {
+	var fnErr error
 	err := pgx.BeginTxFunc(ctx, e.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, query, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		r := newKeyRow()
 		for rows.Next() {
-			k, err := r.scan(rows)
-			if err != nil {
+			if err := fn(rows); err != nil {
+				if c, ok := err.(callerErr); ok {
+					fnErr = c.err
+				}
 				return err
-			}
-			if fnErr = fn(k); fnErr != nil {
-				return fnErr
 			}
 		}
 		return rows.Err()
@@ -91,35 +118,20 @@ func (e *Engine) LookupSecret(ctx context.Context, h apikey.Hash) (p engine.Pres
 
 // EachSecretHash reads the secrets table in one pass, streaming.
 func (e *Engine) EachSecretHash(ctx context.Context, fn func(engine.SecretHash) error) error {
-	var fnErr error // the caller's, returned as it is
-	err := pgx.BeginTxFunc(ctx, e.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT hash, key_id, expires_at FROM secrets`)
-		if err != nil {
+	var hash []byte
+	var exp *time.Time
+	return e.eachRow(ctx, `SELECT hash, key_id, expires_at FROM secrets`, nil, func(rows pgx.Rows) error {
+		var s engine.SecretHash
+		if err := rows.Scan(&hash, &s.KeyID, &exp); err != nil {
 			return err
 		}
-		defer rows.Close()
-		var hash []byte
-		var exp *time.Time
-		for rows.Next() {
-			var s engine.SecretHash
-			if err := rows.Scan(&hash, &s.KeyID, &exp); err != nil {
-				return err
-			}
-			if len(hash) != len(s.Hash) {
-				continue // not a hash apikey wrote: no secret can match it
-			}
-			copy(s.Hash[:], hash)
-			s.ExpiresAt = utcPtr(exp)
-			if fnErr = fn(s); fnErr != nil {
-				return fnErr
-			}
+		if len(hash) != len(s.Hash) {
+			return nil // not a hash apikey wrote: no secret can match it
 		}
-		return rows.Err()
+		copy(s.Hash[:], hash)
+		s.ExpiresAt = utcPtr(exp)
+		return passOn(fn(s))
 	})
-	if fnErr != nil {
-		return fnErr
-	}
-	return e.translate(err)
 }
 
 // scanAlso scans a row into a key's columns and then more.
