@@ -25,6 +25,7 @@ type stats struct {
 	non2xx   int
 	errors   int
 	elapsed  time.Duration
+	cpu      time.Duration   // the server's CPU time meanwhile, 0 if unknown
 	latency  []time.Duration // sorted
 	ok       []bool          // by secret index, for a pass over every secret
 }
@@ -46,6 +47,16 @@ func (t *stats) finish(start time.Time) {
 }
 
 func (s stats) rate() float64 { return float64(s.requests) / s.elapsed.Seconds() }
+
+// cpuPerRequest is the server's CPU time per request, in microseconds: on
+// a machine the load generator shares, a steadier measure of what a request
+// costs than the rate.
+func (s stats) cpuPerRequest() string {
+	if s.cpu == 0 || s.requests == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(float64(s.cpu)/float64(time.Microsecond)/float64(s.requests), 'f', 1, 64) + "µs"
+}
 
 func (s stats) quantile(q float64) time.Duration {
 	if len(s.latency) == 0 {

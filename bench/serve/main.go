@@ -6,8 +6,10 @@
 // `apikey serve` on it, then loads the do-nothing server and apikey in turn
 // with GET /v1/me and a uniformly random valid key (the active ones) over
 // -conns keep-alive connections: -warmup each first, then -duration each,
-// -rounds times. It prints throughput, latency quantiles, non-2xx answers and
-// each server's peak resident memory (VmHWM), and checks the targets of
+// -rounds times. It prints throughput, each server's CPU time per request
+// (steadier than throughput on a machine the load generator shares),
+// latency quantiles, non-2xx answers and each server's peak resident memory
+// (VmHWM), and checks the targets of
 // issue 12: throughput at least 0.8 of the do-nothing server's, p99 at most
 // 10 ms, peak memory at most 256 MiB, no answer but 2xx. -cold first sends
 // every secret once (the cold pass, reported on its own line).
@@ -178,9 +180,9 @@ func run(nkeys, conns int, duration, warmup time.Duration, rounds int, coldPass 
 	bad := 0
 	for r := range rounds {
 		logf("round %d: do-nothing server", r+1)
-		n := load(nothingAddr, path, header, valid, conns, duration)
+		n := measure(nothing.Process.Pid, nothingAddr, path, header, valid, conns, duration)
 		logf("round %d: apikey serve", r+1)
-		a := load(apikeyAddr, path, header, valid, conns, duration)
+		a := measure(serve.Process.Pid, apikeyAddr, path, header, valid, conns, duration)
 		rows = append(rows, row{"do-nothing", n}, row{"apikey serve", a})
 		ratios = append(ratios, a.rate()/n.rate())
 		p99s = append(p99s, a.quantile(0.99))
@@ -200,9 +202,9 @@ func run(nkeys, conns int, duration, warmup time.Duration, rounds int, coldPass 
 	fmt.Printf("command: go run ./bench/serve %s\n", strings.Join(os.Args[1:], " "))
 	fmt.Printf("apikey serve answered %s after it was started (it loads every key first)\n\n", ready.Round(time.Millisecond))
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "server\trequests\treq/s\tp50\tp99\tmax\tnon-2xx\terrors\t")
+	fmt.Fprintln(tw, "server\trequests\treq/s\tCPU/req\tp50\tp99\tmax\tnon-2xx\terrors\t")
 	line := func(name string, s stats) {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%d\t%d\t\n", name, s.requests, s.rate(),
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t\n", name, s.requests, s.rate(), s.cpuPerRequest(),
 			ms(s.quantile(0.5)), ms(s.quantile(0.99)), ms(s.quantile(1)), s.non2xx, s.errors)
 	}
 	if coldPass {
@@ -236,6 +238,15 @@ func run(nkeys, conns int, duration, warmup time.Duration, rounds int, coldPass 
 	}
 	check(bad == 0, "%d non-2xx answers or errors (target 0)", bad)
 	return nil
+}
+
+// measure loads the server of process pid, as load does, and notes the CPU
+// time the process used meanwhile.
+func measure(pid int, addr, path, header string, secrets []string, conns int, d time.Duration) stats {
+	before := cpuTime(pid)
+	s := load(addr, path, header, secrets, conns, d)
+	s.cpu = cpuTime(pid) - before
+	return s
 }
 
 // seedStore creates n keys in dbFile with internal/seed, as bench/seed does,
@@ -346,6 +357,25 @@ func stop(c *exec.Cmd, exited chan struct{}) {
 		c.Process.Kill()
 		<-exited
 	}
+}
+
+// cpuTime is the CPU time a process has used so far, user and system, at
+// the kernel's clock-tick resolution (10 ms), from /proc/PID/stat.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, field 2, may hold spaces; the fields counted
+	// from its closing parenthesis are fixed: utime and stime are the
+	// 12th and 13th after it.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // peakRSS is a process's peak resident set size, in bytes.

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -167,4 +170,73 @@ func BenchmarkDirectoryFind(b *testing.B) {
 		}
 		i += 7919
 	}
+}
+
+// BenchmarkFlushUses is a periodic flush after uniformly random traffic:
+// a quarter of a directory's keys used once, their last uses written to a
+// copy of the seeded store the way the flusher writes them, in batches of
+// flushBatch keys. It reports the cost per key written.
+func BenchmarkFlushUses(b *testing.B) {
+	ctx := context.Background()
+	seededStore(b)
+	db, _, err := seed.Cached(ctx, seed.BenchKeys())
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := copiedStore(b, db)
+	d, err := loadDirectory(ctx, st, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := New(Options{Store: st})
+	s.cache.install(d)
+	r := rand.New(rand.NewPCG(1, 2))
+	at := time.Now().UnixNano()
+	written := 0
+	for b.Loop() {
+		b.StopTimer()
+		for range len(d.uses) / 4 {
+			d.uses[r.IntN(len(d.uses))].lastUsed.Store(at)
+		}
+		at += int64(time.Minute)
+		b.StartTimer()
+		uses := map[string]int64{}
+		s.cache.uses(uses, 0, flushBatch, func(batch map[string]int64) error {
+			written += len(batch)
+			return s.writeUses(ctx, batch)
+		})
+		written += len(uses)
+		if err := s.writeUses(ctx, uses); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(written), "ns/key")
+}
+
+// copiedStore opens a copy of the store file db, which the benchmark may
+// change.
+func copiedStore(b *testing.B, db string) *store.Store {
+	b.Helper()
+	src, err := os.Open(db)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	path := filepath.Join(b.TempDir(), "apikey.db")
+	dst, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		b.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		b.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	return st
 }

@@ -94,6 +94,24 @@ func TestDirectoryAnswersAsTheStore(t *testing.T) {
 			if d.find(apikey.HashSecret(unknown)) != nil {
 				t.Error("an unknown secret was found")
 			}
+			// The keys keep the store's order, the flusher's (cache.uses),
+			// and each is found by its id.
+			i := 0
+			if err := f.st.EachKey(ctx, store.KeyFilter{}, func(k apikey.Key) error {
+				if got := d.keys[i].id.String(); got != k.ID {
+					t.Errorf("key %d is %s, the store read %s", i, got, k.ID)
+				}
+				if j, ok := d.keyIndex(k.ID); !ok || j != uint32(i) {
+					t.Errorf("key %s found at %d, %v; want %d", k.ID, j, ok, i)
+				}
+				i++
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := d.keyIndex(apikey.Key{}.ID); ok {
+				t.Error("an empty id was found")
+			}
 		})
 	}
 }
