@@ -96,7 +96,7 @@ func (s strictStore) EventsAfter(context.Context, int64, int) ([]apikey.Event, e
 	return nil, s.unexpected("EventsAfter")
 }
 
-func (s strictStore) TouchKeys(context.Context, map[string]time.Time) error {
+func (s strictStore) TouchKeys(context.Context, []store.KeyUse) error {
 	return s.unexpected("TouchKeys")
 }
 

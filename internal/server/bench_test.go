@@ -200,8 +200,7 @@ func BenchmarkFlushUses(b *testing.B) {
 		}
 		at += int64(time.Minute)
 		b.StartTimer()
-		uses := map[string]int64{}
-		s.cache.uses(uses, 0, flushBatch, func(batch map[string]int64) error {
+		uses := s.cache.uses(nil, 0, flushBatch, func(batch []store.KeyUse) error {
 			written += len(batch)
 			return s.writeUses(ctx, batch)
 		})

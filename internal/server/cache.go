@@ -403,33 +403,41 @@ func (c *cache) directory() *directory {
 	return c.dir
 }
 
-// uses adds to into the last uses of cached entries and of the directory's
-// keys that are more than slack (ns) past what was last flushed, and marks
-// them flushed. Whenever into holds batch keys, it is handed to write,
-// which empties it. Only the flusher calls it.
-func (c *cache) uses(into map[string]int64, slack int64, batch int, write func(map[string]int64) error) {
+// uses appends to into the last uses of cached entries and of the
+// directory's keys that are more than slack (ns) past what was last
+// flushed, and marks them flushed; the directory's in its order, which is
+// the store's (directory.go). Whenever into holds batch keys, it is handed
+// to write and emptied. It returns what is left. Only the flusher calls it.
+func (c *cache) uses(into []store.KeyUse, slack int64, batch int, write func([]store.KeyUse) error) []store.KeyUse {
 	c.mu.RLock()
 	for _, e := range c.keys {
 		if used, ok := e.use.take(slack); ok {
-			keepLatest(into, e.keyIDString(), used)
+			into = append(into, keyUse(e.keyIDString(), used))
 		}
 	}
 	d := c.dir
 	c.mu.RUnlock()
 	if d == nil {
-		return
+		return into
 	}
 	// The directory does not change once loaded, so it is read without
 	// the lock, which writing would otherwise hold for long.
 	for i := range d.uses {
 		if used, ok := d.uses[i].take(slack); ok {
-			keepLatest(into, d.keys[i].id.String(), used)
+			into = append(into, keyUse(d.keys[i].id.String(), used))
 		}
 		if len(into) >= batch {
 			// A failed write keeps its uses in pending.
 			_ = write(into)
+			into = into[:0]
 		}
 	}
+	return into
+}
+
+// keyUse is a use of the key id at used (Unix ns), as the store takes it.
+func keyUse(id string, used int64) store.KeyUse {
+	return store.KeyUse{KeyID: id, At: time.Unix(0, used).UTC()}
 }
 
 // keepLatest records a use of id at used in uses, unless a later one is

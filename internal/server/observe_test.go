@@ -219,7 +219,7 @@ func (s *switchable) LastChange(ctx context.Context) (int64, error) {
 	return s.Store.LastChange(ctx)
 }
 
-func (s *switchable) TouchKeys(ctx context.Context, used map[string]time.Time) error {
+func (s *switchable) TouchKeys(ctx context.Context, used []store.KeyUse) error {
 	if s.down.Load() {
 		return errGone
 	}
@@ -429,6 +429,21 @@ func TestLogLevels(t *testing.T) {
 	s.log.flush()
 	if !strings.Contains(g.log.String(), "level=DEBUG msg=\"changes taken in\" events=2 keys=1 companies=0") {
 		t.Errorf("at debug:\n%s", g.log)
+	}
+}
+
+// A look at the store that the server's stopping interrupts is no outage:
+// the health stays ok and nothing is logged.
+func TestStoppingIsNoOutage(t *testing.T) {
+	f := newFixture(t)
+	s := f.server(Options{})
+	s.watchOnce(context.Background())
+	stopping, stop := context.WithCancel(context.Background())
+	stop()
+	s.watchOnce(stopping)
+	s.log.flush()
+	if s.health() != healthOK || strings.Contains(f.log.String(), "cannot read the store") {
+		t.Errorf("health %v after an interrupted look; log:\n%s", s.health(), f.log)
 	}
 }
 

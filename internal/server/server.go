@@ -49,7 +49,7 @@ type Store interface {
 	LookupSecret(ctx context.Context, h apikey.Hash) (store.Presented, bool, error)
 	LastChange(ctx context.Context) (int64, error)
 	EventsAfter(ctx context.Context, after int64, limit int) ([]apikey.Event, error)
-	TouchKeys(ctx context.Context, used map[string]time.Time) error
+	TouchKeys(ctx context.Context, used []store.KeyUse) error
 	// Listen tells changed of each change at once where the store can
 	// (PostgreSQL), and reports whether it can.
 	Listen(ctx context.Context, changed func(), up func(bool)) bool

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/apikeyhq/apikey/internal/store"
 )
 
 // maxEventsPerLook bounds how many events one look at the store reads; after
@@ -111,11 +113,16 @@ func (s *Server) listening(up bool) {
 // When the store cannot be read, the cache is kept: it answers until
 // trustFor has passed since the last look that succeeded, and is bypassed
 // after that (serve.stale_for).
-func (s *Server) watchOnce(ctx context.Context) {
+func (s *Server) watchOnce(parent context.Context) {
 	start := s.cache.clock()
-	ctx, cancel := context.WithTimeout(ctx, s.freshFor())
+	ctx, cancel := context.WithTimeout(parent, s.freshFor())
 	defer cancel()
 	seq, err := s.store.LastChange(ctx)
+	if err != nil && parent.Err() != nil {
+		// The server is stopping, which interrupted the look: the store
+		// did not fail.
+		return
+	}
 	if err != nil {
 		s.metrics.storeError(opWatch)
 		s.storeDown.Store(true)
@@ -246,29 +253,26 @@ func (s *Server) flush(ctx context.Context) error { return s.flushSome(ctx, 0) }
 // more than slack past the time last written for their key, flushBatch keys
 // to a transaction. What cannot be written is kept for the next flush.
 func (s *Server) flushSome(ctx context.Context, slack time.Duration) error {
-	uses := s.pending.take()
-	if uses == nil {
-		uses = map[string]int64{}
+	var uses []store.KeyUse
+	for id, at := range s.pending.take() {
+		uses = append(uses, keyUse(id, at))
 	}
-	s.cache.uses(uses, int64(slack), flushBatch, func(batch map[string]int64) error {
+	uses = s.cache.uses(uses, int64(slack), flushBatch, func(batch []store.KeyUse) error {
 		return s.writeUses(ctx, batch)
 	})
 	return s.writeUses(ctx, uses)
 }
 
 // writeUses writes last uses in one transaction, or keeps them for the
-// next flush.
-func (s *Server) writeUses(ctx context.Context, uses map[string]int64) error {
+// next flush. A key may be there twice (evicted, then cached again): the
+// store keeps its latest time.
+func (s *Server) writeUses(ctx context.Context, uses []store.KeyUse) error {
 	if len(uses) == 0 {
 		return nil
 	}
-	times := make(map[string]time.Time, len(uses))
-	for id, at := range uses {
-		times[id] = time.Unix(0, at).UTC()
-	}
-	if err := s.store.TouchKeys(ctx, times); err != nil {
-		for id, at := range uses {
-			s.pending.add(id, at)
+	if err := s.store.TouchKeys(ctx, uses); err != nil {
+		for _, u := range uses {
+			s.pending.add(u.KeyID, u.At.UnixNano())
 		}
 		s.metrics.storeError(opFlush)
 		s.metrics.flushed(false)
@@ -276,6 +280,5 @@ func (s *Server) writeUses(ctx context.Context, uses map[string]int64) error {
 	}
 	s.metrics.flushed(true)
 	s.logger.Debug("wrote last-used times", slog.Int("keys", len(uses)))
-	clear(uses)
 	return nil
 }

@@ -579,10 +579,17 @@ func (s *Store) EachSecretHash(ctx context.Context, fn func(SecretHash) error) e
 	return s.eng.EachSecretHash(ctx, fn)
 }
 
+// KeyUse is when a key was last used, as a server records it.
+type KeyUse = engine.KeyUse
+
 // TouchKeys records when keys were last used. A server batches these, so
 // that a verification never costs a write. A time older than the stored one
-// is ignored.
-func (s *Store) TouchKeys(ctx context.Context, used map[string]time.Time) error {
+// is ignored, and of a key given twice the latest time is kept. The uses are
+// written in the order given: a server gives them in the order EachKey
+// lists the keys, which is the order of SQLite's rows, so that a batch
+// updates neighbouring rows (20% faster than in random order at a million
+// keys: docs/performance.md).
+func (s *Store) TouchKeys(ctx context.Context, used []KeyUse) error {
 	if len(used) == 0 {
 		return nil
 	}

@@ -57,9 +57,11 @@ type Engine interface {
 	// when no key has it. It never writes.
 	LookupSecret(ctx context.Context, h apikey.Hash) (p Presented, found bool, err error)
 
-	// TouchKeys records when keys were last used; a time older than the
-	// stored one is ignored. It writes no event and needs no writer's turn.
-	TouchKeys(ctx context.Context, used map[string]time.Time) error
+	// TouchKeys records when keys were last used, in the order given; a
+	// time older than the stored one is ignored, and of a key given twice
+	// the latest time is kept. It writes no event and needs no writer's
+	// turn.
+	TouchKeys(ctx context.Context, used []KeyUse) error
 
 	// LastChange is the sequence number of the newest event, 0 for none.
 	LastChange(ctx context.Context) (int64, error)
@@ -192,6 +194,12 @@ type SecretHash struct {
 	Hash      apikey.Hash
 	KeyID     string
 	ExpiresAt *time.Time
+}
+
+// KeyUse is when a key was last used, as a server records it.
+type KeyUse struct {
+	KeyID string
+	At    time.Time
 }
 
 // Presented is what the store knows of a presented secret: its key, and when

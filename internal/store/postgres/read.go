@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -146,15 +147,19 @@ func (s scanAlso) Scan(dest ...any) error { return s.row.Scan(append(dest, s.mor
 // are updated in the order of their ids, as every other writer of many keys
 // meets them in no particular order: PostgreSQL breaks a deadlock by
 // aborting one side, which is then run again.
-func (e *Engine) TouchKeys(ctx context.Context, used map[string]time.Time) error {
-	ids := make([]string, 0, len(used))
-	for id := range used {
-		ids = append(ids, id)
+func (e *Engine) TouchKeys(ctx context.Context, used []engine.KeyUse) error {
+	// Once per key, at its latest time: UPDATE … FROM applies one of the
+	// rows that match a key, not the latest.
+	latest := make(map[string]time.Time, len(used))
+	for _, u := range used {
+		if at, ok := latest[u.KeyID]; !ok || u.At.After(at) {
+			latest[u.KeyID] = u.At
+		}
 	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(latest))
 	ats := make([]time.Time, len(ids))
 	for i, id := range ids {
-		ats[i] = used[id]
+		ats[i] = latest[id]
 	}
 	var err error
 	for attempt := 1; ; attempt++ {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"strings"
-	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
 	"github.com/apikeyhq/apikey/internal/store/engine"
@@ -153,17 +152,19 @@ func (e *Engine) LookupSecret(ctx context.Context, h apikey.Hash) (p engine.Pres
 	return p, true, nil
 }
 
-// TouchKeys records when keys were last used.
-func (e *Engine) TouchKeys(ctx context.Context, used map[string]time.Time) error {
+// TouchKeys records when keys were last used, in the order given. A key
+// given twice keeps its latest time, which the condition on the stored one
+// sees to.
+func (e *Engine) TouchKeys(ctx context.Context, used []engine.KeyUse) error {
 	return e.write(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `UPDATE keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
-		for id, at := range used {
-			t := fmtTime(at)
-			if _, err := stmt.ExecContext(ctx, t, id, t); err != nil {
+		for _, u := range used {
+			t := fmtTime(u.At)
+			if _, err := stmt.ExecContext(ctx, t, u.KeyID, t); err != nil {
 				return err
 			}
 		}

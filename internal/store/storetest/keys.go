@@ -924,7 +924,10 @@ func testTouchKeys(t *testing.T, h Harness) {
 	other, _ := f.key("Acme", "other", "")
 	before := f.lastChange()
 	t1 := f.now.Add(time.Hour)
-	if err := f.st.TouchKeys(ctx, map[string]time.Time{k.ID: t1, "00000000-0000-4000-8000-000000000000": t1}); err != nil {
+	// A key given twice keeps its latest time, before or after the other;
+	// an unknown key is passed over.
+	if err := f.st.TouchKeys(ctx, []store.KeyUse{{KeyID: k.ID, At: t1.Add(-time.Minute)}, {KeyID: "00000000-0000-4000-8000-000000000000", At: t1},
+		{KeyID: k.ID, At: t1}, {KeyID: k.ID, At: t1.Add(-2 * time.Minute)}}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := f.st.Key(ctx, k.ID, "")
@@ -937,7 +940,7 @@ func testTouchKeys(t *testing.T, h Harness) {
 	if listed := f.keys(store.KeyFilter{}); listed[0].LastUsedAt == nil || !listed[0].LastUsedAt.Equal(t1) {
 		t.Errorf("EachKey lists last use %v", listed[0].LastUsedAt)
 	}
-	if err := f.st.TouchKeys(ctx, map[string]time.Time{k.ID: t1.Add(-time.Minute)}); err != nil {
+	if err := f.st.TouchKeys(ctx, []store.KeyUse{{KeyID: k.ID, At: t1.Add(-time.Minute)}}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = f.st.Key(ctx, k.ID, "")
