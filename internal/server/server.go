@@ -109,6 +109,7 @@ type Server struct {
 	now           func() time.Time // nil: the time a request came in
 	poll          time.Duration
 	flushEvery    time.Duration
+	rest          func(context.Context, time.Duration) // pause, unless a test records the rests
 	shutdown      time.Duration
 	staleFor      time.Duration
 
@@ -165,6 +166,7 @@ func New(o Options) *Server {
 		now:           o.Now,
 		poll:          o.PollInterval,
 		flushEvery:    o.FlushInterval,
+		rest:          pause,
 		shutdown:      o.ShutdownTimeout,
 		pending:       &usage{},
 		staleFor:      o.StaleFor,

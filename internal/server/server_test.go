@@ -787,6 +787,56 @@ func TestLastUsedIsWrittenInBatches(t *testing.T) {
 	}
 }
 
+// A periodic flush rests after each batch as long as the batch took, so
+// that it leaves most of the CPU to requests, until it has used half the
+// interval between flushes; the flush at shutdown does not rest.
+func TestFlushRests(t *testing.T) {
+	for _, c := range []struct{ took, since, every, want time.Duration }{
+		{10 * time.Millisecond, 0, 30 * time.Second, 10 * time.Millisecond},
+		{10 * time.Millisecond, 14 * time.Second, 30 * time.Second, 10 * time.Millisecond},
+		{10 * time.Millisecond, 15 * time.Second, 30 * time.Second, 0},
+		{10 * time.Millisecond, time.Minute, 30 * time.Second, 0},
+	} {
+		if got := flushRest(c.took, c.since, c.every); got != c.want {
+			t.Errorf("flushRest(%v, %v, %v) = %v, want %v", c.took, c.since, c.every, got, c.want)
+		}
+	}
+
+	f := newFixture(t)
+	s := f.server(Options{FlushInterval: time.Hour})
+	// Every key of a directory of three batches in use.
+	n := 2*flushBatch + 1
+	d := &directory{keys: make([]dirKey, n), uses: make([]useCell, n)}
+	for i := range d.keys {
+		d.keys[i].id = uuid.New()
+	}
+	s.cache.install(d)
+	at := time.Now().UnixNano()
+	use := func() {
+		at += int64(time.Minute)
+		for i := range d.uses {
+			d.uses[i].lastUsed.Store(at)
+		}
+	}
+	var rests []time.Duration
+	s.rest = func(_ context.Context, d time.Duration) { rests = append(rests, d) }
+	use()
+	if err := s.flushSome(context.Background(), flushSlack); err != nil {
+		t.Fatal(err)
+	}
+	if len(rests) != 2 || rests[0] <= 0 || rests[1] <= 0 {
+		t.Errorf("a periodic flush of three batches rested %v, want twice", rests)
+	}
+	rests = nil
+	use()
+	if err := s.flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(rests) != 0 {
+		t.Errorf("the flush at shutdown rested %v", rests)
+	}
+}
+
 func ptrOr(t *time.Time) time.Time {
 	if t == nil {
 		return time.Time{}

@@ -257,10 +257,45 @@ func (s *Server) flushSome(ctx context.Context, slack time.Duration) error {
 	for id, at := range s.pending.take() {
 		uses = append(uses, keyUse(id, at))
 	}
+	start := time.Now()
 	uses = s.cache.uses(uses, int64(slack), flushBatch, func(batch []store.KeyUse) error {
-		return s.writeUses(ctx, batch)
+		began := time.Now()
+		err := s.writeUses(ctx, batch)
+		if slack > 0 {
+			s.rest(ctx, flushRest(time.Since(began), time.Since(start), s.flushEvery))
+		}
+		return err
 	})
 	return s.writeUses(ctx, uses)
+}
+
+// flushRest is how long a periodic flush rests after a batch that took
+// took, since it began: as long again, so that the flush takes at most about
+// half a core from the requests, while it has used less than half of the
+// interval between flushes; no rest after that, so that it ends in time.
+// Without rests, a flush of a million keys in use took most of a core for
+// seconds, and the requests' p99 rose from 8 to 10-12 ms meanwhile; with
+// them it stayed at 8 ms (go run ./bench/serve -keys 1000000, a run each
+// way, twice: docs/performance.md). The last flush, at shutdown, does not
+// rest.
+func flushRest(took, since, every time.Duration) time.Duration {
+	if since >= every/2 {
+		return 0
+	}
+	return took
+}
+
+// pause waits d, or until ctx is done.
+func pause(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // writeUses writes last uses in one transaction, or keeps them for the
