@@ -136,6 +136,26 @@ func Cached(ctx context.Context, n int) (db string, secrets []string, err error)
 	return db, strings.Fields(out.String()), nil
 }
 
+// CopyOf copies the store file db (one of Cached's) to apikey.db in dir,
+// 0600, for a benchmark that changes it, and returns the copy's path.
+func CopyOf(db, dir string) (string, error) {
+	src, err := os.Open(db)
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	path := filepath.Join(dir, "apikey.db")
+	dst, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return "", err
+	}
+	return path, dst.Close()
+}
+
 func readLines(path string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {

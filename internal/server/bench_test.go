@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -216,20 +214,8 @@ func BenchmarkFlushUses(b *testing.B) {
 // change.
 func copiedStore(b *testing.B, db string) *store.Store {
 	b.Helper()
-	src, err := os.Open(db)
+	path, err := seed.CopyOf(db, b.TempDir())
 	if err != nil {
-		b.Fatal(err)
-	}
-	defer src.Close()
-	path := filepath.Join(b.TempDir(), "apikey.db")
-	dst, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		b.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
 		b.Fatal(err)
 	}
 	st, err := store.Open(context.Background(), path)

@@ -432,18 +432,37 @@ func TestLogLevels(t *testing.T) {
 	}
 }
 
-// A look at the store that the server's stopping interrupts is no outage:
-// the health stays ok and nothing is logged.
+// A look at the store or a flush of last uses that the server's stopping
+// interrupts is no outage: the health stays ok, no store error is counted,
+// nothing is logged, and the uses are left for the last flush.
 func TestStoppingIsNoOutage(t *testing.T) {
 	f := newFixture(t)
+	k, _ := f.key("Acme", "k", nil)
 	s := f.server(Options{})
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
 	s.watchOnce(context.Background())
 	stopping, stop := context.WithCancel(context.Background())
 	stop()
 	s.watchOnce(stopping)
+	usedAt := f.clock.Now().Truncate(time.Second)
+	s.pending.add(k.ID, usedAt.UnixNano())
+	if err := s.flushSome(stopping, flushSlack); err == nil {
+		t.Fatal("a flush with the server stopping wrote")
+	}
 	s.log.flush()
-	if s.health() != healthOK || strings.Contains(f.log.String(), "cannot read the store") {
+	if s.health() != healthOK || strings.Contains(f.log.String(), "cannot") {
 		t.Errorf("health %v after an interrupted look; log:\n%s", s.health(), f.log)
+	}
+	m := scrapeMetrics(t, srv.URL)
+	if errs := m.value("apikey_store_errors_total", "operation", "watch") + m.value("apikey_store_errors_total", "operation", "flush"); errs != 0 {
+		t.Errorf("%v store errors counted for an interrupted look and flush", errs)
+	}
+	if err := s.flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.admin.Key(context.Background(), k.ID, ""); got.LastUsedAt == nil || !got.LastUsedAt.Equal(usedAt) {
+		t.Errorf("last used %v after the last flush, want %v", got.LastUsedAt, usedAt)
 	}
 }
 

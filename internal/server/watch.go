@@ -227,7 +227,7 @@ func (s *Server) changedSince(ctx context.Context, from int64) (c changes, ok bo
 // flushLoop writes last-used times every flush interval until ctx is done.
 func (s *Server) flushLoop(ctx context.Context) {
 	every(ctx, s.flushEvery, func() {
-		if err := s.flushSome(ctx, flushSlack); err != nil {
+		if err := s.flushSome(ctx, flushSlack); err != nil && ctx.Err() == nil {
 			s.logger.Warn("cannot write last-used times; will retry", slog.String("error", err.Error()))
 		}
 	})
@@ -308,6 +308,11 @@ func (s *Server) writeUses(ctx context.Context, uses []store.KeyUse) error {
 	if err := s.store.TouchKeys(ctx, uses); err != nil {
 		for _, u := range uses {
 			s.pending.add(u.KeyID, u.At.UnixNano())
+		}
+		if ctx.Err() != nil {
+			// The server is stopping, which interrupted the write: the
+			// store did not fail, and the last flush writes these.
+			return err
 		}
 		s.metrics.storeError(opFlush)
 		s.metrics.flushed(false)

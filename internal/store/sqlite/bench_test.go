@@ -2,10 +2,7 @@ package sqlite_test
 
 import (
 	"context"
-	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -46,20 +43,8 @@ func seededStore(b *testing.B) (*store.Store, []string) {
 func writableStore(b *testing.B, opts ...store.Option) *store.Store {
 	b.Helper()
 	seededStore(b)
-	src, err := os.Open(seeded.db)
+	path, err := seed.CopyOf(seeded.db, b.TempDir())
 	if err != nil {
-		b.Fatal(err)
-	}
-	defer src.Close()
-	path := filepath.Join(b.TempDir(), "apikey.db")
-	dst, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		b.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
 		b.Fatal(err)
 	}
 	st, err := store.Open(context.Background(), path, opts...)
