@@ -39,11 +39,14 @@ func TestCrashSafety(t *testing.T) {
 			go func(w int) {
 				defer wg.Done()
 				args := []string{"create", "--company", "Crash Co", "--name", fmt.Sprintf("r%d-w%d", round, w), "-o", "json"}
-				if w == writers-1 && len(acked) > 0 {
+				if w == writers-1 {
+					// acked grows under mu while other writers of this round
+					// finish, so its length is read under mu too.
 					mu.Lock()
-					id := acked[rand.IntN(len(acked))]
+					if len(acked) > 0 {
+						args = []string{"toggle", acked[rand.IntN(len(acked))], "-o", "json"}
+					}
 					mu.Unlock()
-					args = []string{"toggle", id, "-o", "json"}
 				}
 				c := apikeyCmd(context.Background(), db, args...)
 				var out, errb bytes.Buffer
