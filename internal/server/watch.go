@@ -130,13 +130,18 @@ func (s *Server) watchOnce(parent context.Context) {
 		return
 	}
 	if seen := s.seen.Load(); seq != seen {
+		// The legacy secrets are counted before the changed keys are
+		// evicted, so that once a rotation or deletion has taken the last
+		// one away, a request never finds its key gone while the count
+		// still sends a secret of that shape to the store: it is refused
+		// as malformed from the moment its key is refused at all.
+		s.countLegacy(ctx)
 		if newest, ok := s.evictChanged(ctx, seen, seq); ok {
 			seq = max(seq, newest)
 		} else {
 			s.cache.invalidateAll()
 		}
 		s.seen.Store(seq)
-		s.countLegacy(ctx)
 	}
 	if s.lister != nil {
 		s.takeDirectory(ctx)
