@@ -16,8 +16,9 @@ import (
 )
 
 // atSchema makes a database at path as apikey made it at schema version n:
-// the first n migration files applied by hand through the plain driver, in
-// WAL mode, marked as apikey's, then the statements given.
+// the first n migration files applied by hand through apikey's driver
+// (which knows apikey_fold, that migration 4 calls), in WAL mode, marked as
+// apikey's, then the statements given.
 func atSchema(t *testing.T, path string, n int, stmts ...string) {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
@@ -25,7 +26,7 @@ func atSchema(t *testing.T, path string, n int, stmts ...string) {
 		t.Fatalf("migrations: %v, %v", files, err)
 	}
 	sort.Strings(files)
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
+	db, err := sql.Open("apikey-sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,5 +265,56 @@ func TestMigrationFoldsNames(t *testing.T) {
 				t.Errorf("a third Straße: %v", err)
 			}
 		})
+	}
+}
+
+// TestMigrationMovesLastUses opens a database of schema 6 with a key used
+// and a key never used, and checks that migration 7 moved the last use into
+// key_uses, keeping its time, and that a use of either is then recorded,
+// read, and deleted with its key.
+func TestMigrationMovesLastUses(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "apikey.db")
+	const at = `'2026-01-01T00:00:00.000000Z'`
+	atSchema(t, path, 6,
+		`INSERT INTO companies (id, name, name_key, created_at, updated_at) VALUES ('c1', 'Acme', 'acme', `+at+`, `+at+`)`,
+		`INSERT INTO keys (id, company_id, name, name_key, status, hint, created_at, created_by, updated_at, last_used_at) VALUES
+			('k1', 'c1', 'used', 'used', 'active', 'ak_…', `+at+`, 'x', `+at+`, '2026-02-03T04:05:06.123456Z'),
+			('k2', 'c1', 'unused', 'unused', 'active', 'ak_…', `+at+`, 'x', `+at+`, NULL)`)
+	st := open(t, path)
+	db := sqliteDB(t, st)
+	var columns int
+	if err := db.QueryRow(`SELECT count(*) FROM pragma_table_info('keys') WHERE name = 'last_used_at'`).Scan(&columns); err != nil || columns != 0 {
+		t.Errorf("keys still has last_used_at (%d, %v)", columns, err)
+	}
+	used, err := st.Key(ctx, "used", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2026, 2, 3, 4, 5, 6, 123456000, time.UTC); used.LastUsedAt == nil || !used.LastUsedAt.Equal(want) {
+		t.Errorf("k1 last used %v, want %v", used.LastUsedAt, want)
+	}
+	unused, err := st.Key(ctx, "unused", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unused.LastUsedAt != nil {
+		t.Errorf("k2, never used, last used %v", unused.LastUsedAt)
+	}
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	if err := st.TouchKeys(ctx, []store.KeyUse{{KeyID: "k2", At: now}, {KeyID: "k1", At: now}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"used", "unused"} {
+		if k, err := st.Key(ctx, name, ""); err != nil || k.LastUsedAt == nil || !k.LastUsedAt.Equal(now) {
+			t.Errorf("%s after a use: last used %v, %v", name, k.LastUsedAt, err)
+		}
+	}
+	if err := st.DeleteKeys(ctx, []string{"k1"}, "x"); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := db.QueryRow(`SELECT count(*) FROM key_uses WHERE key_id = 'k1'`).Scan(&left); err != nil || left != 0 {
+		t.Errorf("a deleted key's last use stays: %d rows, %v", left, err)
 	}
 }

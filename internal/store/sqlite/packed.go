@@ -47,7 +47,7 @@ func packColumns(cols []string, nullable map[string]bool) string {
 }
 
 // packedList is the rowid and listColumns, packed.
-var packedList = packColumns(listColumnNames, map[string]bool{"k.expires_at": true, "k.last_used_at": true, "k.rate_limit": true})
+var packedList = packColumns(listColumnNames, map[string]bool{"k.expires_at": true, lastUsedAt: true, "k.rate_limit": true})
 
 // splitRowid takes the rowid off the front of a value of packedList.
 func splitRowid(p string) (rowid int64, rest string, err error) {

@@ -98,8 +98,8 @@ func TestEachKeyReadsAwkwardRowsAsKeyDoes(t *testing.T) {
 	names := []string{"12:34", "-1:", "5:abc", "ünï 日本 🔑", "nul\x00byte", "", ":", "%d:%s",
 		"unit\x1fsep", "\x1f", "\x1e", "\x1d", "\x1d\x1e\x1f"}
 	for i, name := range names {
-		_, err := e.db.Exec(`INSERT INTO keys (id, company_id, name, status, hint, scopes, metadata, created_at, created_by, updated_at, expires_at, last_used_at, sealed)
-			SELECT ?, company_id, ?, 'inactive', '', '["a:1","2:b"]', '{"k:":"3:v"}', created_at, ?, updated_at, ?, NULL, 1 FROM keys WHERE id = ?`,
+		_, err := e.db.Exec(`INSERT INTO keys (id, company_id, name, status, hint, scopes, metadata, created_at, created_by, updated_at, expires_at, sealed)
+			SELECT ?, company_id, ?, 'inactive', '', '["a:1","2:b"]', '{"k:":"3:v"}', created_at, ?, updated_at, ?, 1 FROM keys WHERE id = ?`,
 			"awkward-"+string(rune('a'+i)), name, name, "2027-01-31T00:00:00.000000Z", n.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -108,9 +108,11 @@ func TestEachKeyReadsAwkwardRowsAsKeyDoes(t *testing.T) {
 	// The nullable columns, holding the marks that stand for NULL and for a
 	// value, must still read as those values.
 	for i, v := range []string{"\x1e", "\x1d", "\x1d2027-01-31T00:00:00.000000Z", "x\x1fy"} {
-		_, err := e.db.Exec(`INSERT INTO keys (id, company_id, name, status, hint, scopes, metadata, created_at, created_by, updated_at, expires_at, last_used_at, sealed)
-			SELECT ?, company_id, ?, status, hint, scopes, metadata, created_at, created_by, updated_at, ?, ?, 0 FROM keys WHERE id = ?`,
-			"marks-"+string(rune('a'+i)), "marks "+string(rune('a'+i)), v, v, n.ID)
+		id := "marks-" + string(rune('a'+i))
+		_, err := e.db.Exec(`INSERT INTO keys (id, company_id, name, status, hint, scopes, metadata, created_at, created_by, updated_at, expires_at, sealed)
+			SELECT ?, company_id, ?, status, hint, scopes, metadata, created_at, created_by, updated_at, ?, 0 FROM keys WHERE id = ?;
+			INSERT INTO key_uses (created_at, key_id, last_used_at) SELECT created_at, id, ? FROM keys WHERE id = ?`,
+			id, "marks "+string(rune('a'+i)), v, n.ID, v, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +166,7 @@ func TestPackedListUnpacksWhatApikeyWrites(t *testing.T) {
 	plain.ExpiresAt = nil
 	plain.Scopes, plain.Metadata = nil, nil
 	addKeys(t, e, testCompany(), plain, full)
-	if _, err := e.db.Exec(`UPDATE keys SET last_used_at = updated_at WHERE id = ?`, full.ID); err != nil {
+	if _, err := e.db.Exec(`INSERT INTO key_uses (created_at, key_id, last_used_at) SELECT created_at, id, updated_at FROM keys WHERE id = ?`, full.ID); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := e.db.Query(`SELECT k.id, ` + packedList + ` FROM keys k`)

@@ -272,14 +272,19 @@ func (t *tx) SecretOwners(ctx context.Context, hashes []apikey.Hash) (map[apikey
 func (t *tx) InsertKeyRecords(ctx context.Context, recs []engine.KeyRecord) error {
 	for _, rec := range recs {
 		k := rec.Key
-		err := t.exec(ctx, `INSERT INTO keys (id, company_id, name, name_key, status, hint, scopes, metadata, created_at, created_by, updated_at, expires_at, last_used_at, sealed,
+		err := t.exec(ctx, `INSERT INTO keys (id, company_id, name, name_key, status, hint, scopes, metadata, created_at, created_by, updated_at, expires_at, sealed,
 			rate_limit, allowed_ips, legacy)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			k.ID, k.Company.ID, k.Name, apikey.Fold(k.Name), string(k.Status), k.Hint, jsonList(k.Scopes), jsonMap(k.Metadata),
-			fmtTime(k.CreatedAt), k.CreatedBy, fmtTime(k.UpdatedAt), fmtTimePtr(k.ExpiresAt), fmtTimePtr(k.LastUsedAt), k.Sealed,
+			fmtTime(k.CreatedAt), k.CreatedBy, fmtTime(k.UpdatedAt), fmtTimePtr(k.ExpiresAt), k.Sealed,
 			nullString(k.RateLimit), jsonList(k.AllowedIPs), k.Legacy)
 		if err != nil {
 			return err
+		}
+		if k.LastUsedAt != nil {
+			if err := t.exec(ctx, `INSERT INTO key_uses (created_at, key_id, last_used_at) VALUES (?, ?, ?)`, fmtTime(k.CreatedAt), k.ID, fmtTime(*k.LastUsedAt)); err != nil {
+				return err
+			}
 		}
 		for _, s := range rec.Secrets {
 			var sealed any

@@ -152,19 +152,21 @@ func (e *Engine) LookupSecret(ctx context.Context, h apikey.Hash) (p engine.Pres
 	return p, true, nil
 }
 
-// TouchKeys records when keys were last used, in the order given. A key
-// given twice keeps its latest time, which the condition on the stored one
-// sees to.
+// TouchKeys records when keys were last used, in the order given: in the
+// store's order (the directory's, internal/server), key_uses is written a
+// few neighbouring pages at a time. A key given twice keeps its latest
+// time, which the condition on the stored one sees to. A key deleted since
+// its use is passed over: the select finds no key to write a use for.
 func (e *Engine) TouchKeys(ctx context.Context, used []engine.KeyUse) error {
 	return e.write(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `UPDATE keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO key_uses (created_at, key_id, last_used_at) SELECT created_at, id, ? FROM keys WHERE id = ?
+			ON CONFLICT (created_at, key_id) DO UPDATE SET last_used_at = excluded.last_used_at WHERE excluded.last_used_at > key_uses.last_used_at`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, u := range used {
-			t := fmtTime(u.At)
-			if _, err := stmt.ExecContext(ctx, t, u.KeyID, t); err != nil {
+			if _, err := stmt.ExecContext(ctx, fmtTime(u.At), u.KeyID); err != nil {
 				return err
 			}
 		}

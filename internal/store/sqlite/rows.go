@@ -9,8 +9,13 @@ import (
 	"github.com/apikeyhq/apikey/internal/apikey"
 )
 
+// lastUsedAt is the column of a key's last use, which lives in key_uses
+// (migration 0007), NULL for a key never used: one lookup per key, in the
+// order keys are read in, which is key_uses' own.
+const lastUsedAt = `(SELECT u.last_used_at FROM key_uses u WHERE u.created_at = k.created_at AND u.key_id = k.id)`
+
 // keyColumns are the columns of a key read with its company (keyFrom).
-const keyColumns = `k.id, k.name, k.status, k.hint, k.scopes, k.metadata, k.created_at, k.created_by, k.updated_at, k.expires_at, k.last_used_at,
+const keyColumns = `k.id, k.name, k.status, k.hint, k.scopes, k.metadata, k.created_at, k.created_by, k.updated_at, k.expires_at, ` + lastUsedAt + `,
 	c.id, c.name, c.ref, k.sealed, k.rate_limit, k.allowed_ips, k.legacy`
 
 const keyFrom = ` FROM keys k JOIN companies c ON c.id = k.company_id `
@@ -19,7 +24,7 @@ const keyFrom = ` FROM keys k JOIN companies c ON c.id = k.company_id `
 // looks up once per company rather than reading it again on every row.
 var listColumns = strings.Join(listColumnNames, ", ")
 
-var listColumnNames = []string{"k.id", "k.name", "k.status", "k.hint", "k.scopes", "k.metadata", "k.created_at", "k.created_by", "k.updated_at", "k.expires_at", "k.last_used_at",
+var listColumnNames = []string{"k.id", "k.name", "k.status", "k.hint", "k.scopes", "k.metadata", "k.created_at", "k.created_by", "k.updated_at", "k.expires_at", lastUsedAt,
 	"k.company_id", "k.sealed", "k.rate_limit", "k.allowed_ips", "k.legacy"}
 
 // keyRow is what a row of keyColumns or listColumns is scanned into. Reused

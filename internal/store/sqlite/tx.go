@@ -219,6 +219,11 @@ func (t *tx) DeleteKey(ctx context.Context, id string) error {
 	if err := t.exec(ctx, `DELETE FROM secrets WHERE key_id = ?`, id); err != nil {
 		return err
 	}
+	// Its last use, found by its place in key_uses (no foreign key does
+	// it: migration 0007 says why).
+	if err := t.exec(ctx, `DELETE FROM key_uses WHERE created_at = (SELECT created_at FROM keys WHERE id = ?) AND key_id = ?`, id, id); err != nil {
+		return err
+	}
 	return t.exec(ctx, `DELETE FROM keys WHERE id = ?`, id)
 }
 
