@@ -56,7 +56,7 @@ func TestMoveAcrossEngines(t *testing.T) {
 	if _, err := src.RotateKey(ctx, first.ID, m, time.Hour, "tester"); err != nil {
 		t.Fatal(err)
 	}
-	if err := src.TouchKeys(ctx, []store.KeyUse{{KeyID: first.ID, At: time.Now().UTC().Truncate(time.Microsecond)}}); err != nil {
+	if err := src.TouchKeys(ctx, []store.KeyUse{{KeyID: first.ID, CreatedAt: first.CreatedAt, At: time.Now().UTC().Truncate(time.Microsecond)}}); err != nil {
 		t.Fatal(err)
 	}
 	last, err := src.Key(ctx, lastName(t, src), "")

@@ -45,6 +45,10 @@ type useCell struct {
 	// uses instead, so that no use is lost between an eviction and the
 	// next flush.
 	evicted atomic.Bool
+	// created is when the key was created, Unix µs, which the store
+	// needs to write its last use (store.KeyUse). Set before the cell is
+	// in service, never changed.
+	created int64
 }
 
 // evict takes the cell out of service and returns its last use not yet
@@ -75,7 +79,7 @@ func newEntry(p store.Presented) *entry {
 	e.active = k.Status == apikey.StatusActive
 	e.expires = micros(k.ExpiresAt)
 	e.graceEnd = micros(p.SecretExpiresAt)
-	e.use = new(useCell)
+	e.use = &useCell{created: k.CreatedAt.UnixMicro()}
 	return e
 }
 
@@ -162,7 +166,7 @@ func (e *entry) markUsed(now int64, pending *usage) {
 	// the eviction sees this use or this sees the eviction (or both, which
 	// only records the use twice).
 	if u.evicted.Load() {
-		pending.add(e.keyIDString(), now)
+		pending.add(keyUse(e.keyIDString(), u.created, now))
 	}
 }
 
@@ -170,7 +174,7 @@ func (e *entry) markUsed(now int64, pending *usage) {
 // pending.
 func (e *entry) evict(pending *usage) {
 	if used := e.use.evict(); used != 0 {
-		pending.add(e.keyIDString(), used)
+		pending.add(keyUse(e.keyIDString(), e.use.created, used))
 	}
 }
 
@@ -178,19 +182,19 @@ func (e *entry) evict(pending *usage) {
 // evicted entries and of failed flushes.
 type usage struct {
 	mu      sync.Mutex
-	pending map[string]int64
+	pending map[string]store.KeyUse // by key id
 }
 
-func (u *usage) add(keyID string, at int64) {
+func (u *usage) add(use store.KeyUse) {
 	u.mu.Lock()
 	if u.pending == nil {
-		u.pending = map[string]int64{}
+		u.pending = map[string]store.KeyUse{}
 	}
-	keepLatest(u.pending, keyID, at)
+	keepLatest(u.pending, use)
 	u.mu.Unlock()
 }
 
-func (u *usage) take() map[string]int64 {
+func (u *usage) take() map[string]store.KeyUse {
 	u.mu.Lock()
 	p := u.pending
 	u.pending = nil
@@ -412,7 +416,7 @@ func (c *cache) uses(into []store.KeyUse, slack int64, batch int, write func([]s
 	c.mu.RLock()
 	for _, e := range c.keys {
 		if used, ok := e.use.take(slack); ok {
-			into = append(into, keyUse(e.keyIDString(), used))
+			into = append(into, keyUse(e.keyIDString(), e.use.created, used))
 		}
 	}
 	d := c.dir
@@ -424,7 +428,7 @@ func (c *cache) uses(into []store.KeyUse, slack int64, batch int, write func([]s
 	// the lock, which writing would otherwise hold for long.
 	for i := range d.uses {
 		if used, ok := d.uses[i].take(slack); ok {
-			into = append(into, keyUse(d.keys[i].id.String(), used))
+			into = append(into, keyUse(d.keys[i].id.String(), d.uses[i].created, used))
 		}
 		if len(into) >= batch {
 			// A failed write keeps its uses in pending.
@@ -435,16 +439,17 @@ func (c *cache) uses(into []store.KeyUse, slack int64, batch int, write func([]s
 	return into
 }
 
-// keyUse is a use of the key id at used (Unix ns), as the store takes it.
-func keyUse(id string, used int64) store.KeyUse {
-	return store.KeyUse{KeyID: id, At: time.Unix(0, used).UTC()}
+// keyUse is a use at used (Unix ns) of the key id created at created (Unix
+// µs), as the store takes it.
+func keyUse(id string, created, used int64) store.KeyUse {
+	return store.KeyUse{KeyID: id, CreatedAt: time.UnixMicro(created).UTC(), At: time.Unix(0, used).UTC()}
 }
 
-// keepLatest records a use of id at used in uses, unless a later one is
-// there already (a failed flush's, kept in pending).
-func keepLatest(uses map[string]int64, id string, used int64) {
-	if used > uses[id] {
-		uses[id] = used
+// keepLatest records use in uses, unless a later use of its key is there
+// already (a failed flush's, kept in pending).
+func keepLatest(uses map[string]store.KeyUse, use store.KeyUse) {
+	if old, ok := uses[use.KeyID]; !ok || use.At.After(old.At) {
+		uses[use.KeyID] = use
 	}
 }
 

@@ -235,7 +235,7 @@ func (d *directory) evictKey(i uint32, id string, pending *usage) {
 		d.lost.Add(1)
 	}
 	if used := d.uses[i].evict(); used != 0 {
-		pending.add(id, used)
+		pending.add(keyUse(id, d.uses[i].created, used))
 	}
 }
 
@@ -243,7 +243,7 @@ func (d *directory) evictKey(i uint32, id string, pending *usage) {
 func (d *directory) evictAll(pending *usage) {
 	for i := range d.uses {
 		if used := d.uses[i].evict(); used != 0 {
-			pending.add(d.keys[i].id.String(), used)
+			pending.add(keyUse(d.keys[i].id.String(), d.uses[i].created, used))
 		}
 	}
 }
@@ -292,6 +292,7 @@ type secretLister interface {
 type directoryBuilder struct {
 	d       *directory
 	owners  []uuid.UUID // by slot, until finish
+	created []int64     // by key, Unix µs, until finish
 	interns map[string]uint32
 }
 
@@ -387,6 +388,7 @@ func (b *directoryBuilder) addKey(k apikey.Key) error {
 	b.d.expiries[dk.tail] = e.expires
 	b.d.names = append(b.d.names, name...)
 	b.d.keys = append(b.d.keys, dk)
+	b.created = append(b.created, k.CreatedAt.UnixMicro())
 	return nil
 }
 
@@ -417,6 +419,10 @@ func (b *directoryBuilder) finish() *directory {
 	slices.SortFunc(d.slots, func(x, y slot) int { return bytes.Compare(x.hash[:], y.hash[:]) })
 	d.names = slices.Clip(d.names)
 	d.uses = make([]useCell, len(d.keys))
+	for i := range d.uses {
+		d.uses[i].created = b.created[i]
+	}
+	b.created = nil
 	d.buckets = make([]uint32, 1<<16+1)
 	next := 0
 	for bucket := range 1 << 16 {

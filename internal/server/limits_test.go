@@ -117,7 +117,7 @@ func TestRateLimit(t *testing.T) {
 			t.Fatalf("HEAD: %d", w.Code)
 		}
 	}
-	if p := s.pending.take(); p[k.ID] == 0 {
+	if p := s.pending.take(); p[k.ID].At.IsZero() {
 		t.Fatal("an accepted request was not recorded as a use")
 	}
 	for range 3 {
@@ -125,7 +125,7 @@ func TestRateLimit(t *testing.T) {
 			t.Fatalf("HEAD over the limit: %d", w.Code)
 		}
 	}
-	if p := s.pending.take(); p[k.ID] != 0 {
+	if p := s.pending.take(); !p[k.ID].At.IsZero() {
 		t.Errorf("a rate-limited request was recorded as a use")
 	}
 	s.log.flush()

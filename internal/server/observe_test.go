@@ -446,7 +446,7 @@ func TestStoppingIsNoOutage(t *testing.T) {
 	stop()
 	s.watchOnce(stopping)
 	usedAt := f.clock.Now().Truncate(time.Second)
-	s.pending.add(k.ID, usedAt.UnixNano())
+	s.pending.add(store.KeyUse{KeyID: k.ID, CreatedAt: k.CreatedAt, At: usedAt})
 	if err := s.flushSome(stopping, flushSlack); err == nil {
 		t.Fatal("a flush with the server stopping wrote")
 	}

@@ -259,8 +259,8 @@ func (s *Server) flush(ctx context.Context) error { return s.flushSome(ctx, 0) }
 // to a transaction. What cannot be written is kept for the next flush.
 func (s *Server) flushSome(ctx context.Context, slack time.Duration) error {
 	var uses []store.KeyUse
-	for id, at := range s.pending.take() {
-		uses = append(uses, keyUse(id, at))
+	for _, u := range s.pending.take() {
+		uses = append(uses, u)
 	}
 	start := time.Now()
 	uses = s.cache.uses(uses, int64(slack), flushBatch, func(batch []store.KeyUse) error {
@@ -312,7 +312,7 @@ func (s *Server) writeUses(ctx context.Context, uses []store.KeyUse) error {
 	}
 	if err := s.store.TouchKeys(ctx, uses); err != nil {
 		for _, u := range uses {
-			s.pending.add(u.KeyID, u.At.UnixNano())
+			s.pending.add(u)
 		}
 		if ctx.Err() != nil {
 			// The server is stopping, which interrupted the write: the

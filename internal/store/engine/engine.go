@@ -199,7 +199,12 @@ type SecretHash struct {
 // KeyUse is when a key was last used, as a server records it.
 type KeyUse struct {
 	KeyID string
-	At    time.Time
+	// CreatedAt is when the key was created, as the store gave it: SQLite
+	// keeps last uses in the keys' order and finds a key's row by it
+	// (migration 0007). A use whose key is not found by both is passed
+	// over, as one of a deleted key is.
+	CreatedAt time.Time
+	At        time.Time
 }
 
 // Presented is what the store knows of a presented secret: its key, and when

@@ -150,22 +150,24 @@ func (s scanAlso) Scan(dest ...any) error { return s.row.Scan(append(dest, s.mor
 func (e *Engine) TouchKeys(ctx context.Context, used []engine.KeyUse) error {
 	// Once per key, at its latest time: UPDATE … FROM applies one of the
 	// rows that match a key, not the latest.
-	latest := make(map[string]time.Time, len(used))
+	latest := make(map[string]engine.KeyUse, len(used))
 	for _, u := range used {
-		if at, ok := latest[u.KeyID]; !ok || u.At.After(at) {
-			latest[u.KeyID] = u.At
+		if l, ok := latest[u.KeyID]; !ok || u.At.After(l.At) {
+			latest[u.KeyID] = u
 		}
 	}
 	ids := slices.Sorted(maps.Keys(latest))
-	ats := make([]time.Time, len(ids))
+	created, ats := make([]time.Time, len(ids)), make([]time.Time, len(ids))
 	for i, id := range ids {
-		ats[i] = latest[id]
+		created[i], ats[i] = latest[id].CreatedAt, latest[id].At
 	}
 	var err error
 	for attempt := 1; ; attempt++ {
+		// The creation time is checked as SQLite's key_uses needs it, so
+		// that a use is passed over alike on both.
 		_, err = e.pool.Exec(ctx, `UPDATE keys k SET last_used_at = u.at
-			FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
-			WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)`, ids, ats)
+			FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS u(id, created, at)
+			WHERE k.id = u.id AND k.created_at = u.created AND (k.last_used_at IS NULL OR k.last_used_at < u.at)`, ids, created, ats)
 		if !retryable(err) || attempt == maxAttempts || ctx.Err() != nil {
 			break
 		}

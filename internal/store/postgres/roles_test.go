@@ -138,7 +138,7 @@ func TestRolesOfScalingDoc(t *testing.T) {
 	if err != nil || !found || p.Key.ID != k.ID {
 		t.Fatalf("lookup as server: %v %v", found, err)
 	}
-	if err := sv.TouchKeys(ctx, []store.KeyUse{{KeyID: k.ID, At: time.Now()}}); err != nil {
+	if err := sv.TouchKeys(ctx, []store.KeyUse{{KeyID: k.ID, CreatedAt: k.CreatedAt, At: time.Now()}}); err != nil {
 		t.Errorf("last use as server: %v", err)
 	}
 	_, err = sv.SetStatus(ctx, []string{k.ID}, "", store.Disable, "server")

@@ -173,9 +173,9 @@ func sampleIDs(b *testing.B, st *store.Store, secrets []string) []string {
 func BenchmarkTouchKeys(b *testing.B) {
 	st := writableStore(b)
 	ctx := context.Background()
-	var ids []string
+	var keys []apikey.Key
 	if err := st.EachKey(ctx, store.KeyFilter{}, func(k apikey.Key) error {
-		ids = append(ids, k.ID)
+		keys = append(keys, k)
 		return nil
 	}); err != nil {
 		b.Fatal(err)
@@ -185,7 +185,8 @@ func BenchmarkTouchKeys(b *testing.B) {
 	for b.Loop() {
 		used := make([]store.KeyUse, 0, 5000)
 		for range 5000 {
-			used = append(used, store.KeyUse{KeyID: ids[i%len(ids)], At: at})
+			k := &keys[i%len(keys)]
+			used = append(used, store.KeyUse{KeyID: k.ID, CreatedAt: k.CreatedAt, At: at})
 			i++
 		}
 		at = at.Add(time.Second)

@@ -302,7 +302,7 @@ func TestMigrationMovesLastUses(t *testing.T) {
 		t.Errorf("k2, never used, last used %v", unused.LastUsedAt)
 	}
 	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	if err := st.TouchKeys(ctx, []store.KeyUse{{KeyID: "k2", At: now}, {KeyID: "k1", At: now}}); err != nil {
+	if err := st.TouchKeys(ctx, []store.KeyUse{{KeyID: "k2", CreatedAt: unused.CreatedAt, At: now}, {KeyID: "k1", CreatedAt: used.CreatedAt, At: now}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"used", "unused"} {

@@ -154,19 +154,21 @@ func (e *Engine) LookupSecret(ctx context.Context, h apikey.Hash) (p engine.Pres
 
 // TouchKeys records when keys were last used, in the order given: in the
 // store's order (the directory's, internal/server), key_uses is written a
-// few neighbouring pages at a time. A key given twice keeps its latest
-// time, which the condition on the stored one sees to. A key deleted since
-// its use is passed over: the select finds no key to write a use for.
+// few neighbouring pages at a time, and each key found in keys_by_created
+// next to the one before (migration 0007). A key given twice keeps its
+// latest time, which the condition on the stored one sees to. A key
+// deleted since its use, or given with another creation time than its
+// own, is passed over: the select finds no key to write a use for.
 func (e *Engine) TouchKeys(ctx context.Context, used []engine.KeyUse) error {
 	return e.write(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO key_uses (created_at, key_id, last_used_at) SELECT created_at, id, ? FROM keys WHERE id = ?
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO key_uses (created_at, key_id, last_used_at) SELECT created_at, id, ? FROM keys INDEXED BY keys_by_created WHERE created_at = ? AND id = ?
 			ON CONFLICT (created_at, key_id) DO UPDATE SET last_used_at = excluded.last_used_at WHERE excluded.last_used_at > key_uses.last_used_at`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, u := range used {
-			if _, err := stmt.ExecContext(ctx, fmtTime(u.At), u.KeyID); err != nil {
+			if _, err := stmt.ExecContext(ctx, fmtTime(u.At), fmtTime(u.CreatedAt), u.KeyID); err != nil {
 				return err
 			}
 		}

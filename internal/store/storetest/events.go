@@ -264,7 +264,11 @@ func testOneEventPerChange(t *testing.T, h Harness) {
 		return err
 	})
 	step("touch", nil, func() error {
-		return f.st.TouchKeys(ctx, []store.KeyUse{{KeyID: id1, At: f.now}})
+		k, err := f.st.Key(ctx, id1, "")
+		if err != nil {
+			return err
+		}
+		return f.st.TouchKeys(ctx, []store.KeyUse{{KeyID: id1, CreatedAt: k.CreatedAt, At: f.now}})
 	})
 	step("key create in Acme", []string{"key.create"}, func() error {
 		_, err := f.st.CreateKey(ctx, store.NewKey{ID: id3, Company: acme.ID, Name: "three", Status: apikey.StatusActive, Secret: mint(id3, nil), Actor: "actor"})

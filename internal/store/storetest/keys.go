@@ -925,9 +925,15 @@ func testTouchKeys(t *testing.T, h Harness) {
 	before := f.lastChange()
 	t1 := f.now.Add(time.Hour)
 	// A key given twice keeps its latest time, before or after the other;
-	// an unknown key is passed over.
-	if err := f.st.TouchKeys(ctx, []store.KeyUse{{KeyID: k.ID, At: t1.Add(-time.Minute)}, {KeyID: "00000000-0000-4000-8000-000000000000", At: t1},
-		{KeyID: k.ID, At: t1}, {KeyID: k.ID, At: t1.Add(-2 * time.Minute)}}); err != nil {
+	// an unknown key is passed over, and so is a key given with another
+	// creation time than its own.
+	use := func(k apikey.Key, at time.Time) store.KeyUse {
+		return store.KeyUse{KeyID: k.ID, CreatedAt: k.CreatedAt, At: at}
+	}
+	wrongCreation := use(other, t1)
+	wrongCreation.CreatedAt = other.CreatedAt.Add(time.Microsecond)
+	if err := f.st.TouchKeys(ctx, []store.KeyUse{use(k, t1.Add(-time.Minute)), {KeyID: "00000000-0000-4000-8000-000000000000", CreatedAt: k.CreatedAt, At: t1},
+		use(k, t1), wrongCreation, use(k, t1.Add(-2*time.Minute))}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := f.st.Key(ctx, k.ID, "")
@@ -940,7 +946,7 @@ func testTouchKeys(t *testing.T, h Harness) {
 	if listed := f.keys(store.KeyFilter{}); listed[0].LastUsedAt == nil || !listed[0].LastUsedAt.Equal(t1) {
 		t.Errorf("EachKey lists last use %v", listed[0].LastUsedAt)
 	}
-	if err := f.st.TouchKeys(ctx, []store.KeyUse{{KeyID: k.ID, At: t1.Add(-time.Minute)}}); err != nil {
+	if err := f.st.TouchKeys(ctx, []store.KeyUse{use(k, t1.Add(-time.Minute))}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = f.st.Key(ctx, k.ID, "")

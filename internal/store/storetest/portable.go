@@ -127,7 +127,7 @@ func populated(t *testing.T, h Harness) (f *fixture, secrets map[string]string) 
 	}
 	secrets[rotated.ID] = next
 	secrets[rotated.ID+"/old"] = old
-	if err := f.st.TouchKeys(ctx, []store.KeyUse{{KeyID: one.ID, At: f.now}}); err != nil {
+	if err := f.st.TouchKeys(ctx, []store.KeyUse{{KeyID: one.ID, CreatedAt: one.CreatedAt, At: f.now}}); err != nil {
 		t.Fatal(err)
 	}
 	// The trail of what is gone.

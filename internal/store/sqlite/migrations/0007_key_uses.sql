@@ -9,7 +9,10 @@
 -- keys table (migration 0003), so that a list, which reads each key's last
 -- use here, reads this table in its own order too: keyed by id alone, a
 -- list of 100,000 used keys looked each one up at random and took twice as
--- long. A server writes them in that order too (internal/server).
+-- long. A server writes them in that order too (internal/server), and
+-- gives each key's creation time with its id, so that the key is found
+-- through keys_by_created, also in that order, rather than through the
+-- index of ids, all over it: 16 µs a key that way, 7 µs this way.
 --
 -- No foreign key: it would need an index by key_id alone to delete a key,
 -- which every first use would write as well. Deleting a key deletes its
@@ -24,3 +27,4 @@ CREATE TABLE key_uses (
 INSERT INTO key_uses (created_at, key_id, last_used_at)
     SELECT created_at, id, last_used_at FROM keys WHERE last_used_at IS NOT NULL ORDER BY created_at, id;
 ALTER TABLE keys DROP COLUMN last_used_at;
+CREATE INDEX keys_by_created ON keys (created_at, id);
