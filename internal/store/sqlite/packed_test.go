@@ -169,7 +169,7 @@ func TestPackedListUnpacksWhatApikeyWrites(t *testing.T) {
 	if _, err := e.db.Exec(`INSERT INTO key_uses (created_at, key_id, last_used_at) SELECT created_at, id, updated_at FROM keys WHERE id = ?`, full.ID); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := e.db.Query(`SELECT k.id, ` + packedList + ` FROM keys k`)
+	rows, err := e.db.Query(`SELECT k.id, ` + packedList + ` FROM keys k` + usesJoin)
 	if err != nil {
 		t.Fatal(err)
 	}

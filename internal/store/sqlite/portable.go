@@ -94,7 +94,7 @@ func (t *tx) EachKeyRecord(ctx context.Context, companyIDs []string, fn func(eng
 	// Keys in rowid order, each joined with its secrets through their
 	// index: the rows of one key come together, and nothing is sorted.
 	rows, err := t.tx.QueryContext(ctx, `SELECT `+listColumns+`, s.hash, s.sealed, s.created_at, s.expires_at, s.legacy
-		FROM keys k LEFT JOIN secrets s ON s.key_id = k.id`+where+` ORDER BY k.rowid`, args...)
+		FROM keys k LEFT JOIN secrets s ON s.key_id = k.id`+usesJoin+where+` ORDER BY k.rowid`, args...)
 	if err != nil {
 		return err
 	}
@@ -190,7 +190,7 @@ func jsonArray(v any) string {
 
 func (t *tx) KeyRecords(ctx context.Context, ids []string) ([]engine.KeyRecord, error) {
 	rows, err := t.tx.QueryContext(ctx, `SELECT `+listColumns+`, s.hash, s.sealed, s.created_at, s.expires_at, s.legacy
-		FROM json_each(?) j JOIN keys k ON k.id = j.value LEFT JOIN secrets s ON s.key_id = k.id`, jsonArray(ids))
+		FROM json_each(?) j JOIN keys k ON k.id = j.value LEFT JOIN secrets s ON s.key_id = k.id`+usesJoin, jsonArray(ids))
 	if err != nil {
 		return nil, err
 	}

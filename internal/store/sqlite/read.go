@@ -33,7 +33,7 @@ func (e *Engine) EachKey(ctx context.Context, q engine.KeyQuery, fn func(apikey.
 	// reading three more columns on every row cost more than the lookups.
 	// Only a search, which matches company names and refs, needs the join.
 	// The columns come packed into one (see packColumns).
-	query := `SELECT ` + packedList + ` FROM keys k `
+	query := `SELECT ` + packedList + ` FROM keys k` + usesJoin
 	if q.Search != "" {
 		query = `SELECT ` + packedList + keyFrom
 	}
@@ -69,7 +69,7 @@ func (e *Engine) EachKey(ctx context.Context, q engine.KeyQuery, fn func(apikey.
 				return err
 			}
 			if !r.unpack(rest) {
-				err := tx.QueryRowContext(ctx, `SELECT `+listColumns+` FROM keys k WHERE k.rowid = ?`, rowid).Scan(r.dest...)
+				err := tx.QueryRowContext(ctx, `SELECT `+listColumns+` FROM keys k`+usesJoin+`WHERE k.rowid = ?`, rowid).Scan(r.dest...)
 				if err != nil {
 					return err
 				}
@@ -140,7 +140,7 @@ func (e *Engine) LookupSecret(ctx context.Context, h apikey.Hash) (p engine.Pres
 	var exp sql.NullString
 	r := newKeyRow(true)
 	r.dest = append(r.dest, &exp)
-	err = e.db.QueryRowContext(ctx, `SELECT `+keyColumns+`, s.expires_at FROM secrets s JOIN keys k ON k.id = s.key_id JOIN companies c ON c.id = k.company_id WHERE s.hash = ?`, h[:]).Scan(r.dest...)
+	err = e.db.QueryRowContext(ctx, `SELECT `+keyColumns+`, s.expires_at FROM secrets s JOIN keys k ON k.id = s.key_id JOIN companies c ON c.id = k.company_id`+usesJoin+`WHERE s.hash = ?`, h[:]).Scan(r.dest...)
 	if err == sql.ErrNoRows {
 		return p, false, nil
 	}
