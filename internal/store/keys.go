@@ -584,11 +584,11 @@ type KeyUse = engine.KeyUse
 
 // TouchKeys records when keys were last used. A server batches these, so
 // that a verification never costs a write. A time older than the stored one
-// is ignored, and of a key given twice the latest time is kept. The uses are
+// is ignored, and of a key given twice the latest time is kept; a use whose
+// key is not found by its id and creation time is passed over. The uses are
 // written in the order given: a server gives them in the order EachKey
-// lists the keys, which is the order of SQLite's rows, so that a batch
-// updates neighbouring rows (20% faster than in random order at a million
-// keys: docs/performance.md).
+// lists the keys, their creation order, which is that of SQLite's table of
+// last uses, so that a batch writes neighbouring rows (docs/performance.md).
 func (s *Store) TouchKeys(ctx context.Context, used []KeyUse) error {
 	if len(used) == 0 {
 		return nil

@@ -58,9 +58,10 @@ type Engine interface {
 	LookupSecret(ctx context.Context, h apikey.Hash) (p Presented, found bool, err error)
 
 	// TouchKeys records when keys were last used, in the order given; a
-	// time older than the stored one is ignored, and of a key given twice
-	// the latest time is kept. It writes no event and needs no writer's
-	// turn.
+	// time older than the stored one is ignored, of a key given twice the
+	// latest time is kept, and a use whose key is not found by its id and
+	// creation time is passed over. It writes no event and needs no
+	// writer's turn.
 	TouchKeys(ctx context.Context, used []KeyUse) error
 
 	// LastChange is the sequence number of the newest event, 0 for none.
