@@ -397,10 +397,11 @@ func (b *directoryBuilder) addKey(k apikey.Key) error {
 // or left out) is left out too.
 func (b *directoryBuilder) finish() *directory {
 	d := b.d
-	// The keys stay in the store's order, which is the order the flusher
-	// writes their last uses in (cache.uses): on SQLite, the order of the
-	// table's rows, so that a batch updates neighbouring rows rather than
-	// rows all over the file: more than twice as fast at a million keys
+	// The keys stay in the store's order, their creation order, which is
+	// the order the flusher writes their last uses in (cache.uses): on
+	// SQLite, the order of key_uses, so that a batch writes neighbouring
+	// rows rather than rows all over the file: 7 µs a key at a million
+	// keys, 59 in the order of ids into the table of keys
 	// (BenchmarkFlushUses, docs/performance.md).
 	d.byID = make([]uint32, len(d.keys))
 	for i := range d.byID {
