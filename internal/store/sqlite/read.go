@@ -167,16 +167,8 @@ func (e *Engine) TouchKeys(ctx context.Context, used []engine.KeyUse) error {
 			return err
 		}
 		defer stmt.Close()
-		// Each row is run without ctx's end, and ctx is checked between
-		// rows instead: given a context that can end, the driver starts a
-		// goroutine per statement to interrupt it, which cost a flush
-		// more than a microsecond a key.
-		quiet := context.WithoutCancel(ctx)
 		for _, u := range used {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if _, err := stmt.ExecContext(quiet, fmtTime(u.At), fmtTime(u.CreatedAt), u.KeyID); err != nil {
+			if err := execShort(ctx, stmt, fmtTime(u.At), fmtTime(u.CreatedAt), u.KeyID); err != nil {
 				return err
 			}
 		}
