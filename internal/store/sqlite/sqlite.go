@@ -309,7 +309,29 @@ func prepareFile(ctx context.Context, name, path string, mustExist bool) (fresh 
 	// The header may be behind the write-ahead log, and the schema version
 	// must be known before a connection that sets WAL mode touches the
 	// file: ask SQLite through a read-only connection that cannot change it.
-	return inspect(ctx, name, path, mustExist)
+	// A file read as immutable (inspect) can change under the read when
+	// another process is making the store at that moment and writes its
+	// first pages into it: SQLite then sees a torn file and calls it
+	// malformed (TestConcurrentCompanyCreate, about one run in 400). So
+	// it is read again a few times before it is called corrupt; a damaged
+	// file stays damaged.
+	for wait := 5 * time.Millisecond; ; wait *= 2 {
+		fresh, err = inspect(ctx, name, path, mustExist)
+		if !isCorrupt(err) || wait > 320*time.Millisecond {
+			return fresh, err
+		}
+		select {
+		case <-ctx.Done():
+			return fresh, err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// isCorrupt reports an error of SQLite's that the file is malformed.
+func isCorrupt(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CORRUPT
 }
 
 func notExist(name string) error {
@@ -487,7 +509,9 @@ func translate(path string, err error) error {
 		case sqlite3.SQLITE_NOTADB:
 			return apikey.Usagef("%s is not an apikey database", path)
 		case sqlite3.SQLITE_CORRUPT:
-			return apikey.Runtimef("database %s is corrupt", path)
+			corrupt := apikey.Runtimef("database %s is corrupt", path)
+			corrupt.Err = err // for isCorrupt
+			return corrupt
 		case sqlite3.SQLITE_FULL:
 			return apikey.Runtimef("cannot write database %s: disk full", path)
 		case sqlite3.SQLITE_IOERR:
