@@ -96,7 +96,7 @@ func Open(ctx context.Context, path string, o Options) (*Engine, error) {
 	// (TestConcurrentCompanyCreate failed 3 runs in 150 that way, at
 	// BEGIN). They try again for as long, each time on a new connection,
 	// for which the file is in WAL already.
-	for wait, until := 5*time.Millisecond, time.Now().Add(busyTimeout); isBusy(err) && time.Now().Before(until); wait = min(2*wait, 100*time.Millisecond) {
+	for wait, until := 5*time.Millisecond, time.Now().Add(busyTimeout); isCode(err, sqlite3.SQLITE_BUSY) && time.Now().Before(until); wait = min(2*wait, 100*time.Millisecond) {
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):
@@ -117,11 +117,12 @@ func Open(ctx context.Context, path string, o Options) (*Engine, error) {
 // (busy_timeout in dsn).
 const busyTimeout = 15 * time.Second
 
-// isBusy reports an error of SQLite's that another connection held the lock
-// needed.
-func isBusy(err error) bool {
+// isCode reports an error of SQLite's of the primary result code code
+// (SQLITE_BUSY, SQLITE_CORRUPT, …), kept in a domain error's cause by
+// translate.
+func isCode(err error, code int) bool {
 	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+	return errors.As(err, &se) && se.Code()&0xff == code
 }
 
 // Kind names the engine.
@@ -317,7 +318,7 @@ func prepareFile(ctx context.Context, name, path string, mustExist bool) (fresh 
 	// file stays damaged.
 	for wait := 5 * time.Millisecond; ; wait *= 2 {
 		fresh, err = inspect(ctx, name, path, mustExist)
-		if !isCorrupt(err) || wait > 320*time.Millisecond {
+		if !isCode(err, sqlite3.SQLITE_CORRUPT) || wait > 320*time.Millisecond {
 			return fresh, err
 		}
 		select {
@@ -326,12 +327,6 @@ func prepareFile(ctx context.Context, name, path string, mustExist bool) (fresh 
 		case <-time.After(wait):
 		}
 	}
-}
-
-// isCorrupt reports an error of SQLite's that the file is malformed.
-func isCorrupt(err error) bool {
-	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CORRUPT
 }
 
 func notExist(name string) error {
@@ -500,7 +495,7 @@ func translate(path string, err error) error {
 		switch se.Code() & 0xff {
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
 			busy := apikey.Runtimef("database %s is busy", path).WithHint("another process held it too long; try again")
-			busy.Err = err // for isBusy
+			busy.Err = err // for isCode
 			return busy
 		case sqlite3.SQLITE_READONLY:
 			return apikey.Runtimef("database %s is read-only", path)
@@ -510,7 +505,7 @@ func translate(path string, err error) error {
 			return apikey.Usagef("%s is not an apikey database", path)
 		case sqlite3.SQLITE_CORRUPT:
 			corrupt := apikey.Runtimef("database %s is corrupt", path)
-			corrupt.Err = err // for isCorrupt
+			corrupt.Err = err // for isCode
 			return corrupt
 		case sqlite3.SQLITE_FULL:
 			return apikey.Runtimef("cannot write database %s: disk full", path)
