@@ -77,29 +77,19 @@ type dirKey struct {
 	inactive bool
 }
 
+// hashBefore reports whether hash x sorts before hash y.
+func hashBefore(x, y *apikey.Hash) bool { return bytes.Compare(x[:], y[:]) < 0 }
+
 // bucketOf is the bucket of a hash: its first two bytes.
 func bucketOf(h *apikey.Hash) int { return int(h[0])<<8 | int(h[1]) }
 
 // find returns the entry of the secret with hash h, nil when the directory
 // does not hold it or its key was evicted.
 func (d *directory) find(h apikey.Hash) *entry {
-	b := bucketOf(&h)
-	// A binary search of the bucket, written out: through
-	// slices.BinarySearchFunc, h escaped to the heap, an allocation a
-	// request.
-	lo, hi := int(d.buckets[b]), int(d.buckets[b+1])
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if bytes.Compare(d.slots[m].hash[:], h[:]) < 0 {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	if lo == int(d.buckets[b+1]) || d.slots[lo].hash != h {
+	s := d.slotOf(&h)
+	if s == nil {
 		return nil
 	}
-	s := &d.slots[lo]
 	if d.uses[s.key].evicted.Load() {
 		return nil
 	}
@@ -108,6 +98,30 @@ func (d *directory) find(h apikey.Hash) *entry {
 		graceEnd = d.graces[s.grace]
 	}
 	return d.entry(s.key, graceEnd)
+}
+
+// slotOf is the slot of the secret with hash h, nil when there is none.
+func (d *directory) slotOf(h *apikey.Hash) *slot {
+	// Hashes are SHA-256, spread evenly over their bucket: its next two
+	// bytes tell about where in it h is, and the search walks from there
+	// to its place, a slot or two away. Each slot read is a miss of the
+	// processor's cache with a million keys: a binary search of the
+	// bucket (15 slots at a million keys) read four, one after the other,
+	// and a lookup with the entry assembled took 1.35-1.46 µs rather than
+	// 1.20-1.27 (BenchmarkDirectoryFind at a million keys).
+	b := bucketOf(h)
+	lo, hi := int(d.buckets[b]), int(d.buckets[b+1])
+	at := lo + int(uint(h[2])<<8|uint(h[3]))*(hi-lo)>>16
+	for at > lo && !hashBefore(&d.slots[at-1].hash, h) {
+		at--
+	}
+	for at < hi && hashBefore(&d.slots[at].hash, h) {
+		at++
+	}
+	if at == hi || d.slots[at].hash != *h {
+		return nil
+	}
+	return &d.slots[at]
 }
 
 // Where the parts of a directory key's answer put its id, name and company
@@ -417,13 +431,19 @@ func (b *directoryBuilder) finish() *directory {
 	}
 	b.owners = nil
 	d.slots = slices.Clip(kept)
-	slices.SortFunc(d.slots, func(x, y slot) int { return bytes.Compare(x.hash[:], y.hash[:]) })
+	d.sortSlots()
 	d.names = slices.Clip(d.names)
 	d.uses = make([]useCell, len(d.keys))
 	for i := range d.uses {
 		d.uses[i].created = b.created[i]
 	}
 	b.created = nil
+	return d
+}
+
+// sortSlots sorts the slots by hash and makes their buckets.
+func (d *directory) sortSlots() {
+	slices.SortFunc(d.slots, func(x, y slot) int { return bytes.Compare(x.hash[:], y.hash[:]) })
 	d.buckets = make([]uint32, 1<<16+1)
 	next := 0
 	for bucket := range 1 << 16 {
@@ -433,5 +453,4 @@ func (b *directoryBuilder) finish() *directory {
 		d.buckets[bucket] = uint32(next)
 	}
 	d.buckets[1<<16] = uint32(len(d.slots))
-	return d
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -241,4 +242,64 @@ func TestNoPreload(t *testing.T) {
 	if s.cache.directory() != nil || strings.Contains(f.log.String(), "keys loaded") {
 		t.Error("a server without preloading loaded the keys")
 	}
+}
+
+// TestSlotOf finds every secret of a directory, and none that it does not
+// hold, whether its bucket holds one slot, none, or thousands (hashes that
+// share their first bytes, as no SHA-256 would, to test the search within
+// a bucket), next to hashes one bit off on either side.
+func TestSlotOf(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var held []apikey.Hash
+	for i := range 30000 {
+		var h apikey.Hash
+		for j := range h {
+			h[j] = byte(rng.Uint32())
+		}
+		switch i % 3 {
+		case 0: // crowded buckets: 0x0000 to 0x0003
+			h[0], h[1] = 0, byte(i%4)
+		case 1: // crowded and uneven within the bucket
+			h[0], h[1], h[2] = 0x7f, 0x7f, byte(i%5)
+		}
+		held = append(held, h)
+	}
+	d := &directory{}
+	for i, h := range held {
+		d.slots = append(d.slots, slot{hash: h, key: uint32(i)})
+	}
+	d.sortSlots()
+	for i, h := range held {
+		s := d.slotOf(&h)
+		if s == nil || s.key != uint32(i) {
+			t.Fatalf("hash %d (%x) not found", i, h[:4])
+		}
+		for _, off := range []apikey.Hash{next(h, 1), next(h, -1)} {
+			if s := d.slotOf(&off); s != nil && s.hash != off {
+				t.Fatalf("hash %x found as %x", off[:4], s.hash[:4])
+			}
+		}
+	}
+	var absent apikey.Hash
+	absent[0], absent[1] = 0xff, 0xff
+	if d.slotOf(&absent) != nil {
+		t.Fatal("a hash of an empty bucket was found")
+	}
+	empty := &directory{}
+	empty.sortSlots()
+	if empty.slotOf(&held[0]) != nil {
+		t.Fatal("an empty directory found a hash")
+	}
+}
+
+// next is h plus d as a 256-bit number, wrapping around.
+func next(h apikey.Hash, d int) apikey.Hash {
+	for i := len(h) - 1; i >= 0; i-- {
+		old := h[i]
+		h[i] = byte(int(old) + d)
+		if (d > 0 && h[i] > old) || (d < 0 && h[i] < old) {
+			break
+		}
+	}
+	return h
 }
