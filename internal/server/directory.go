@@ -108,7 +108,7 @@ func (d *directory) slotOf(h *apikey.Hash) *slot {
 	// processor's cache with a million keys: a binary search of the
 	// bucket (15 slots at a million keys) read four, one after the other,
 	// and a lookup with the entry assembled took 1.35-1.46 µs rather than
-	// 1.20-1.27 (BenchmarkDirectoryFind at a million keys).
+	// 1.17-1.20 (BenchmarkDirectoryFind at a million keys).
 	b := bucketOf(h)
 	lo, hi := int(d.buckets[b]), int(d.buckets[b+1])
 	at := lo + int(uint(h[2])<<8|uint(h[3]))*(hi-lo)>>16
