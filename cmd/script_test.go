@@ -21,6 +21,7 @@ import (
 	"github.com/apikeyhq/apikey/cmd"
 	"github.com/apikeyhq/apikey/internal/pgtest"
 	"github.com/apikeyhq/apikey/internal/store"
+	"github.com/apikeyhq/apikey/internal/testproc"
 	"github.com/jackc/pgx/v5"
 	"github.com/rogpeppe/go-internal/testscript"
 	_ "modernc.org/sqlite"
@@ -30,14 +31,9 @@ import (
 // it named apikey on PATH, for the scripts and for the tests that start real
 // processes (process_test.go).
 func TestMain(m *testing.M) {
-	// Every command a script runs is a process of this binary. Built with
-	// -race, each would sleep a second at exit for late reports (the race
-	// detector's atexit_sleep_ms), hundreds of seconds over the scripts;
-	// testscript passes GORACE on to them, so it is set here unless the
-	// caller chose a sleep.
-	if !strings.Contains(os.Getenv("GORACE"), "atexit_sleep_ms") {
-		os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
-	}
+	// Every command a script runs is a process of this binary; testscript
+	// passes GORACE on to them.
+	testproc.NoRaceExitSleep()
 	testscript.Main(stopPostgres{m}, map[string]func(){
 		"apikey": func() { os.Exit(cmd.Main()) },
 	})

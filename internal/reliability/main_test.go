@@ -11,6 +11,7 @@ import (
 	"github.com/apikeyhq/apikey/cmd"
 	"github.com/apikeyhq/apikey/internal/pgtest"
 	"github.com/apikeyhq/apikey/internal/store"
+	"github.com/apikeyhq/apikey/internal/testproc"
 )
 
 // execEnv makes the test binary behave as the apikey binary, so that tests
@@ -21,6 +22,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv(execEnv) == "1" {
 		os.Exit(cmd.Main())
 	}
+	testproc.NoRaceExitSleep() // apikeyCmd's processes inherit it
 	code := m.Run()
 	pgtest.Stop()
 	os.Exit(code)
