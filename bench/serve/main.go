@@ -46,6 +46,7 @@ import (
 
 	"github.com/apikeyhq/apikey/internal/apikey"
 	"github.com/apikeyhq/apikey/internal/seed"
+	"github.com/apikeyhq/apikey/internal/server"
 	"github.com/apikeyhq/apikey/internal/store"
 )
 
@@ -82,7 +83,7 @@ func main() {
 
 // doNothing answers every request 200 with an empty body; with an answer
 // file, with that body, the headers of apikey's answer and its server's
-// timeouts (internal/server's Run).
+// limits (server.Bound).
 func doNothing(addr, answerFile string) {
 	hs := &http.Server{Addr: addr, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
@@ -101,11 +102,7 @@ func doNothing(addr, answerFile string) {
 			w.WriteHeader(http.StatusOK)
 			w.Write(body)
 		})
-		hs.MaxHeaderBytes = 12 << 10
-		hs.ReadHeaderTimeout = 5 * time.Second
-		hs.ReadTimeout = 10 * time.Second
-		hs.WriteTimeout = 10 * time.Second
-		hs.IdleTimeout = 2 * time.Minute
+		server.Bound(hs)
 	}
 	fmt.Fprintln(os.Stderr, hs.ListenAndServe())
 	os.Exit(1)
@@ -113,6 +110,9 @@ func doNothing(addr, answerFile string) {
 
 func run(nkeys, conns int, duration, warmup time.Duration, rounds int, coldPass, shaped bool, dir, bin, dbFile, secretsFile string) error {
 	ctx := context.Background()
+	if dbFile != "" && secretsFile == "" {
+		return errors.New("-db needs -secrets")
+	}
 	if dir == "" {
 		d, err := os.MkdirTemp("", "apikey-bench-")
 		if err != nil {
@@ -137,8 +137,6 @@ func run(nkeys, conns int, duration, warmup time.Duration, rounds int, coldPass,
 		if err := seedStore(ctx, dbFile, secretsFile, nkeys); err != nil {
 			return err
 		}
-	} else if secretsFile == "" {
-		return errors.New("-db needs -secrets")
 	}
 	secrets, err := readSecrets(secretsFile, nkeys)
 	if err != nil {

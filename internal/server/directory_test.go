@@ -274,7 +274,7 @@ func TestSlotOf(t *testing.T) {
 		if s == nil || s.key != uint32(i) {
 			t.Fatalf("hash %d (%x) not found", i, h[:4])
 		}
-		for _, off := range []apikey.Hash{next(h, 1), next(h, -1)} {
+		for _, off := range []apikey.Hash{hashPlus(h, 1), hashPlus(h, -1)} {
 			if s := d.slotOf(&off); s != nil && s.hash != off {
 				t.Fatalf("hash %x found as %x", off[:4], s.hash[:4])
 			}
@@ -292,8 +292,8 @@ func TestSlotOf(t *testing.T) {
 	}
 }
 
-// next is h plus d as a 256-bit number, wrapping around.
-func next(h apikey.Hash, d int) apikey.Hash {
+// hashPlus is h plus d as a 256-bit number, wrapping around.
+func hashPlus(h apikey.Hash, d int) apikey.Hash {
 	for i := len(h) - 1; i >= 0; i-- {
 		old := h[i]
 		h[i] = byte(int(old) + d)

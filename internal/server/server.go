@@ -203,6 +203,18 @@ func New(o Options) *Server {
 	return s
 }
 
+// Bound sets the limits of docs/serve.md ("Limits and timeouts") on hs:
+// the size of a request's header block, and how long reading a request,
+// writing an answer and an idle connection may take. bench/serve gives
+// them to its shaped do-nothing server too.
+func Bound(hs *http.Server) {
+	hs.MaxHeaderBytes = MaxHeaderBytes - headerSlack
+	hs.ReadHeaderTimeout = 5 * time.Second
+	hs.ReadTimeout = 10 * time.Second
+	hs.WriteTimeout = 10 * time.Second
+	hs.IdleTimeout = 2 * time.Minute
+}
+
 func orDefault(s, d string) string {
 	if s == "" {
 		return d
@@ -252,15 +264,8 @@ func (s *Server) Run(ctx context.Context) error {
 	// then the keys are loaded, also before serving (loader.go).
 	s.watchOnce(ctx)
 	s.loadBeforeServing(ctx)
-	hs := &http.Server{
-		Handler:           s.Handler(),
-		MaxHeaderBytes:    MaxHeaderBytes - headerSlack,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          s.log.errorLog(),
-	}
+	hs := &http.Server{Handler: s.Handler(), ErrorLog: s.log.errorLog()}
+	Bound(hs)
 	bg, stopBG := context.WithCancel(context.Background())
 	s.store.Listen(bg, s.notified, s.listening)
 	var wg sync.WaitGroup
