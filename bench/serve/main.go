@@ -15,11 +15,12 @@
 // every secret once (the cold pass, reported on its own line).
 //
 // -shaped makes the do-nothing server answer as apikey serve does, without
-// its work: the same read and write timeouts and headers, and a key's answer
-// (fetched from apikey serve) as the body of every 200. The ratio then
-// measures what apikey's own work costs (the look-up, the log line, the
-// metrics, last uses) apart from what its answers cost net/http and the
-// kernel; issue 12's target is against the plain do-nothing server.
+// its work: fasthttp with the same limits (server.Bound) and headers, and a
+// key's answer (fetched from apikey serve) as the body of every 200. The
+// ratio then measures what apikey's own work costs (the look-up, the log
+// line, the metrics, last uses) apart from what its answers cost the HTTP
+// server and the kernel; issue 12's target is against the plain do-nothing
+// server, an empty 200 from net/http.
 //
 //	go run ./bench/serve -keys 1000000 -conns 64 -warmup 6s -duration 5s -rounds 3
 package main
@@ -48,6 +49,7 @@ import (
 	"github.com/apikeyhq/apikey/internal/seed"
 	"github.com/apikeyhq/apikey/internal/server"
 	"github.com/apikeyhq/apikey/internal/store"
+	"github.com/valyala/fasthttp"
 )
 
 const (
@@ -81,30 +83,32 @@ func main() {
 	}
 }
 
-// doNothing answers every request 200 with an empty body; with an answer
-// file, with that body, the headers of apikey's answer and its server's
-// limits (server.Bound).
+// doNothing answers every request 200 with an empty body, with net/http:
+// the do-nothing Go server of issue 12's target. With an answer file it is
+// shaped as apikey serve is: fasthttp, its limits (server.Bound), that file
+// as every body, with the headers of apikey's answer.
 func doNothing(addr, answerFile string) {
-	hs := &http.Server{Addr: addr, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusOK)
-	})}
-	if answerFile != "" {
-		body, err := os.ReadFile(answerFile)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		jsonType, noStore := []string{"application/json"}, []string{"no-store"}
-		hs.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h := w.Header()
-			h["Content-Type"] = jsonType
-			h["Cache-Control"] = noStore
+	if answerFile == "" {
+		hs := &http.Server{Addr: addr, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusOK)
-			w.Write(body)
-		})
-		server.Bound(hs)
+		})}
+		fmt.Fprintln(os.Stderr, hs.ListenAndServe())
+		os.Exit(1)
 	}
-	fmt.Fprintln(os.Stderr, hs.ListenAndServe())
+	body, err := os.ReadFile(answerFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	jsonType, noStore := []byte("application/json"), []byte("no-store")
+	fs := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.SetContentTypeBytes(jsonType)
+		ctx.Response.Header.SetBytesV("Cache-Control", noStore)
+		ctx.SetStatusCode(http.StatusOK)
+		ctx.Response.SetBody(body)
+	}}
+	server.Bound(fs)
+	fmt.Fprintln(os.Stderr, fs.ListenAndServe(addr))
 	os.Exit(1)
 }
 

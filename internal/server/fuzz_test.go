@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,7 +31,6 @@ func FuzzHeaders(f *testing.F) {
 	}
 	other, _ := apikey.NewSecret("ak")
 	s := New(Options{Store: st, Addr: "127.0.0.1:0", Log: io.Discard})
-	h := s.Handler()
 	for _, seed := range [][5]string{
 		{"GET", "/v1/me", secret, k.Company.ID, ""},
 		{"GET", "/v1/me", "", "", "Bearer " + secret},
@@ -54,8 +52,7 @@ func FuzzHeaders(f *testing.F) {
 		req.Header["X-Api-Key"] = []string{key}
 		req.Header["X-Company"] = []string{company}
 		req.Header["Authorization"] = []string{authz}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		rec := record(s, req)
 		code := rec.Code
 		if code >= 500 {
 			t.Fatalf("%s %q answered %d: %s", method, path, code, rec.Body.String())

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
 	"github.com/apikeyhq/apikey/internal/output"
+	"github.com/valyala/fasthttp"
 )
 
 // Answers that do not depend on the key are encoded once. A refusal has the
@@ -25,10 +25,15 @@ var (
 	degradedBody    = `{"status":"degraded"}` + "\n"
 	unhealthyBody   = `{"status":"unavailable"}` + "\n"
 
-	jsonType        = []string{"application/json"}
-	noStore         = []string{"no-store"}
-	bearerChallenge = []string{`Bearer realm="apikey"`}
-	getOnly         = []string{"GET, HEAD"}
+	badRequestBody     = `{"error":"bad_request"}` + "\n"
+	headerTooLargeBody = `{"error":"header_too_large"}` + "\n"
+	bodyTooLargeBody   = `{"error":"body_too_large"}` + "\n"
+	timeoutBody        = `{"error":"request_timeout"}` + "\n"
+
+	jsonType        = []byte("application/json")
+	noStore         = []byte("no-store")
+	bearerChallenge = []byte(`Bearer realm="apikey"`)
+	getOnly         = []byte("GET, HEAD")
 )
 
 func init() {
@@ -81,8 +86,9 @@ func headerSafe(name string) string {
 	return b.String()
 }
 
-// Handler answers the endpoints of SPEC.md.
-func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+// Handler answers the endpoints of SPEC.md. It is a fasthttp handler,
+// not net/http's: docs/decisions.md says why.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.serve }
 
 // outcome is what the request log says of a request.
 type outcome struct {
@@ -92,134 +98,159 @@ type outcome struct {
 	err    error
 }
 
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+// endpoint is the endpoint a request's path names (metrics.go), as a
+// constant string that the log and the metrics take without allocating; ""
+// for none. Envoy's
+// ext_authz appends the client's path to its path prefix, so anything under
+// /v1/auth/ is /v1/auth.
+func endpoint(path []byte) string {
+	switch string(path) {
+	case endpointMe:
+		return endpointMe
+	case endpointAuth:
+		return endpointAuth
+	case endpointHealth:
+		return endpointHealth
+	case endpointMetrics:
+		return endpointMetrics
+	}
+	if bytes.HasPrefix(path, []byte(endpointAuth+"/")) {
+		return endpointAuth
+	}
+	return ""
+}
+
+func (s *Server) serve(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
 	if s.inHandler != nil {
-		s.inHandler(r)
+		s.inHandler(ctx)
 	}
 	var o outcome
-	path := r.URL.Path
-	if strings.HasPrefix(path, "/v1/auth/") {
-		// Envoy's ext_authz appends the client's path to its path prefix.
-		path = "/v1/auth"
-	}
+	path := endpoint(ctx.Path())
+	readOnly := ctx.IsGet() || ctx.IsHead()
 	switch path {
-	case "/v1/me":
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header()["Allow"] = getOnly
-			o.status = answer(w, http.StatusMethodNotAllowed, notAllowedBody)
+	case endpointMe:
+		if !readOnly {
+			o.status = notAllowed(ctx)
 			break
 		}
-		o = s.authenticate(w, r, start, false)
-	case "/v1/auth":
+		o = s.authenticate(ctx, start, false)
+	case endpointAuth:
 		// Gateways forward the client's method, whatever it is.
-		o = s.authenticate(w, r, start, true)
-	case "/healthz":
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header()["Allow"] = getOnly
-			o.status = answer(w, http.StatusMethodNotAllowed, notAllowedBody)
+		o = s.authenticate(ctx, start, true)
+	case endpointHealth:
+		if !readOnly {
+			o.status = notAllowed(ctx)
 			break
 		}
-		o.status = s.healthz(w)
-	case "/metrics":
+		o.status = s.healthz(ctx)
+	case endpointMetrics:
 		if s.metrics == nil {
-			o.status = answer(w, http.StatusNotFound, notFoundBody)
+			o.status = answer(ctx, http.StatusNotFound, notFoundBody)
 			break
 		}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header()["Allow"] = getOnly
-			o.status = answer(w, http.StatusMethodNotAllowed, notAllowedBody)
+		if !readOnly {
+			o.status = notAllowed(ctx)
 			break
 		}
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		s.metrics.handler.ServeHTTP(sw, r)
-		o.status = sw.status
+		s.metrics.handler(ctx)
+		o.status = ctx.Response.StatusCode()
 	default:
-		o.status = answer(w, http.StatusNotFound, notFoundBody)
+		o.status = answer(ctx, http.StatusNotFound, notFoundBody)
 	}
 	d := time.Since(start)
 	s.metrics.request(path, o, d)
-	s.log.request(r, o, start, d)
+	if path == "" {
+		path = string(ctx.Path())
+	}
+	s.log.request(methodName(ctx.Method()), path, o, start, d)
+}
+
+// methodName is a request's method as a string, without allocating for the
+// usual ones.
+func methodName(m []byte) string {
+	switch string(m) {
+	case http.MethodGet:
+		return http.MethodGet
+	case http.MethodHead:
+		return http.MethodHead
+	case http.MethodPost:
+		return http.MethodPost
+	}
+	return string(m)
+}
+
+func notAllowed(ctx *fasthttp.RequestCtx) int {
+	ctx.Response.Header.SetBytesV("Allow", getOnly)
+	return answer(ctx, http.StatusMethodNotAllowed, notAllowedBody)
 }
 
 // healthz answers /healthz: 200 ok; 200 degraded while the store cannot be
 // read but the cache may still answer (within serve.stale_for), so that a
 // load balancer keeps a server that answers most checks; 503 unavailable
 // once every check that needs the store fails.
-func (s *Server) healthz(w http.ResponseWriter) int {
+func (s *Server) healthz(ctx *fasthttp.RequestCtx) int {
 	switch s.health() {
 	case healthDegraded:
-		return answer(w, http.StatusOK, degradedBody)
+		return answer(ctx, http.StatusOK, degradedBody)
 	case healthUnavailable:
-		return answer(w, http.StatusServiceUnavailable, unhealthyBody)
+		return answer(ctx, http.StatusServiceUnavailable, unhealthyBody)
 	}
-	return answer(w, http.StatusOK, healthyBody)
+	return answer(ctx, http.StatusOK, healthyBody)
 }
 
-// statusWriter remembers the status of an answer written by another
-// handler (promhttp's), for the log and the metrics.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(status int) {
-	w.status = status
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func answer(w http.ResponseWriter, status int, body string) int {
-	w.Header()["Content-Type"] = jsonType
-	w.WriteHeader(status)
-	io.WriteString(w, body)
+func answer(ctx *fasthttp.RequestCtx, status int, body string) int {
+	ctx.Response.Header.SetContentTypeBytes(jsonType)
+	ctx.SetStatusCode(status)
+	ctx.Response.SetBodyString(body)
 	return status
 }
 
 // authenticate answers /v1/me and /v1/auth. start is when the request came
 // in, read from the system's clock; keys are judged by s.now, which is that
 // clock unless a test set another.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, start time.Time, forwardAuth bool) outcome {
+func (s *Server) authenticate(ctx *fasthttp.RequestCtx, start time.Time, forwardAuth bool) outcome {
 	now := start
 	if s.now != nil {
 		now = s.now()
 	}
-	secret, ambiguous := presentedSecret(r, s.keyHeader)
-	company, companyOK := presentedCompany(r.Header[s.companyHeader])
+	secret, ambiguous := presentedSecret(&ctx.Request.Header, s.keyHeader)
+	company, companyOK := presentedCompany(ctx.Request.Header.PeekAll(s.companyHeader))
 	var e *entry
 	var reason apikey.Reason
 	var err error
 	if ambiguous {
 		reason = apikey.ReasonMalformed
 	} else {
-		e, reason, err = s.verify(r.Context(), secret, company, companyOK, now, start)
+		e, reason, err = s.verify(secret, company, companyOK, now, start)
 	}
-	h := w.Header()
-	h["Cache-Control"] = noStore
+	h := &ctx.Response.Header
+	h.SetBytesV("Cache-Control", noStore)
 	switch {
 	case err != nil:
 		// The store could not be read: the key may well be good, so this
 		// is the server's failure, never a refusal.
-		return outcome{status: answer(w, http.StatusServiceUnavailable, unavailableBody), err: err}
+		return outcome{status: answer(ctx, http.StatusServiceUnavailable, unavailableBody), err: err}
 	case reason != apikey.ReasonNone:
-		h["Www-Authenticate"] = bearerChallenge
-		o := outcome{status: answer(w, http.StatusUnauthorized, refusals[reason]), reason: reason}
+		h.SetBytesV("WWW-Authenticate", bearerChallenge)
+		o := outcome{status: answer(ctx, http.StatusUnauthorized, refusals[reason]), reason: reason}
 		if e != nil {
 			o.keyID = e.keyIDString()
 		}
 		return o
 	}
 	if e.limits.n != 0 {
-		if o, refused := s.enforceLimits(w, r, e, now); refused {
+		if o, refused := s.enforceLimits(ctx, e, now); refused {
 			return o
 		}
 	}
 	e.markUsed(now.UnixNano(), s.pending)
 	if forwardAuth {
-		h["X-Apikey-Id"] = []string{e.keyIDString()}
-		h["X-Apikey-Name"] = []string{e.nameHeader()}
-		h["X-Company-Id"] = []string{e.companyIDString()}
+		h.Set("X-Apikey-Id", e.keyIDString())
+		h.Set("X-Apikey-Name", e.nameHeader())
+		h.Set("X-Company-Id", e.companyIDString())
 	}
-	return outcome{status: answer(w, http.StatusOK, e.body()), keyID: e.keyIDString()}
+	return outcome{status: answer(ctx, http.StatusOK, e.body()), keyID: e.keyIDString()}
 }
 
 // presentedSecret is the key header's value, else the token of an
@@ -230,21 +261,21 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, start time
 // header beside a Bearer token of the secret format that differs from it. A
 // Bearer token of another kind (a JWT for the API itself) is not ours and
 // does not count. An empty key header counts as none, as gateways blank it.
-func presentedSecret(r *http.Request, keyHeader string) (secret string, ambiguous bool) {
-	keys := r.Header[keyHeader]
+func presentedSecret(h *fasthttp.RequestHeader, keyHeader string) (secret string, ambiguous bool) {
+	keys := h.PeekAll(keyHeader)
 	if len(keys) > 1 {
 		return "", true
 	}
 	key := ""
 	if len(keys) == 1 {
-		key = keys[0]
+		key = string(keys[0])
 	}
 	bearer, bearers := "", 0
-	for _, a := range r.Header["Authorization"] {
-		if len(a) <= 7 || !strings.EqualFold(a[:7], "bearer ") {
+	for _, a := range h.PeekAll("Authorization") {
+		if len(a) <= 7 || !strings.EqualFold(string(a[:7]), "bearer ") {
 			continue
 		}
-		token := strings.TrimLeft(a[7:], " ")
+		token := strings.TrimLeft(string(a[7:]), " ")
 		if key != "" {
 			if token != key && apikey.CheckSecret(token) == nil {
 				return "", true
@@ -267,25 +298,32 @@ func presentedSecret(r *http.Request, keyHeader string) (secret string, ambiguou
 // ok is false when it is sent more than once or empty: only the first line
 // would be checked while an API behind a gateway may read another, so such a
 // request is refused (as invalid), as the same values joined by a comma are.
-func presentedCompany(v []string) (company string, ok bool) {
+func presentedCompany(v [][]byte) (company string, ok bool) {
 	switch len(v) {
 	case 0:
 		return "", true
 	case 1:
-		return v[0], v[0] != ""
+		return string(v[0]), len(v[0]) != 0
 	}
 	return "", false
+}
+
+// lookupContext bounds a request's read of the store by the time its
+// answer may take to be written (server.Bound): an answer later than that
+// could not be sent anyway.
+func lookupContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), writeTimeout)
 }
 
 // verify judges a presented secret. A malformed one is refused by its
 // checksum without a look at the cache or the store (unless it may be a
 // legacy secret, which is looked up by its hash as any other), and so is any secret
 // when the company header is sent more than once or empty (companyOK false).
-func (s *Server) verify(ctx context.Context, secret, company string, companyOK bool, now, start time.Time) (*entry, apikey.Reason, error) {
+func (s *Server) verify(secret, company string, companyOK bool, now, start time.Time) (*entry, apikey.Reason, error) {
 	if secret == "" {
 		return nil, apikey.ReasonMissingKey, nil
 	}
-	if apikey.CheckSecret(secret) != nil && !s.mayBeLegacy(ctx, secret, start) {
+	if apikey.CheckSecret(secret) != nil && !s.mayBeLegacy(secret, start) {
 		return nil, apikey.ReasonMalformed, nil
 	}
 	if !companyOK {
@@ -299,7 +337,9 @@ func (s *Server) verify(ctx context.Context, secret, company string, companyOK b
 		return nil, apikey.ReasonInvalid, nil
 	}
 	if e == nil {
+		ctx, cancel := lookupContext()
 		p, found, err := s.store.LookupSecret(ctx, h)
+		cancel()
 		if err != nil {
 			return nil, apikey.ReasonNone, err
 		}

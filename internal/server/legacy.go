@@ -45,7 +45,7 @@ func (s *Server) countLegacy(ctx context.Context) {
 // vouches for it (start is when the request came in). Otherwise (a server
 // without a watcher, or one whose watcher cannot reach the store) the store
 // is asked, as a cache miss asks it.
-func (s *Server) mayBeLegacy(ctx context.Context, secret string, start time.Time) bool {
+func (s *Server) mayBeLegacy(secret string, start time.Time) bool {
 	if !apikey.LegacyCandidate(secret) {
 		return false
 	}
@@ -56,6 +56,8 @@ func (s *Server) mayBeLegacy(ctx context.Context, secret string, start time.Time
 	if !ok {
 		return true
 	}
+	ctx, cancel := lookupContext()
+	defer cancel()
 	n, err := lc.LegacySecrets(ctx)
 	// A store that cannot count cannot look up either: the lookup then
 	// says so (503), rather than refuse a key that may be good.

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/binary"
 	"math"
+	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/apikeyhq/apikey/internal/apikey"
+	"github.com/valyala/fasthttp"
 	"golang.org/x/time/rate"
 )
 
@@ -116,16 +118,20 @@ func (e *entry) allows(a netip.Addr) bool {
 // peer, or, only when the peer is a trusted proxy, the address it forwards
 // (forwardedAddr). IPv4-mapped IPv6 addresses are taken as IPv4. The zero
 // Addr, which no allowlist holds, when the peer's address cannot be read.
-func (s *Server) clientAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
+func (s *Server) clientAddr(ctx *fasthttp.RequestCtx) netip.Addr {
+	tcp, ok := ctx.RemoteAddr().(*net.TCPAddr)
+	if !ok {
 		return netip.Addr{}
 	}
-	peer := ap.Addr().Unmap().WithZone("")
+	peer, ok := netip.AddrFromSlice(tcp.IP)
+	if !ok {
+		return netip.Addr{}
+	}
+	peer = peer.Unmap()
 	if !s.trusts(peer) {
 		return peer
 	}
-	return s.forwardedAddr(r.Header, peer)
+	return s.forwardedAddr(&ctx.Request.Header, peer)
 }
 
 func (s *Server) trusts(a netip.Addr) bool {
@@ -147,11 +153,11 @@ func (s *Server) trusts(a netip.Addr) bool {
 // never reached. An item that is not an address stops the walk at the last
 // address believed. Without X-Forwarded-For, one X-Real-IP line is the
 // client's address. peer is a trusted proxy.
-func (s *Server) forwardedAddr(h http.Header, peer netip.Addr) netip.Addr {
-	lines := h["X-Forwarded-For"]
+func (s *Server) forwardedAddr(h *fasthttp.RequestHeader, peer netip.Addr) netip.Addr {
+	lines := h.PeekAll("X-Forwarded-For")
 	if len(lines) == 0 {
-		if real := h["X-Real-Ip"]; len(real) == 1 {
-			if a, ok := parseForwarded(strings.TrimSpace(real[0])); ok {
+		if real := h.PeekAll("X-Real-Ip"); len(real) == 1 {
+			if a, ok := parseForwarded(strings.TrimSpace(string(real[0]))); ok {
 				return a
 			}
 		}
@@ -159,7 +165,7 @@ func (s *Server) forwardedAddr(h http.Header, peer netip.Addr) netip.Addr {
 	}
 	addr := peer
 	for i := len(lines) - 1; i >= 0; i-- {
-		line := lines[i]
+		line := string(lines[i])
 		for line != "" {
 			var item string
 			if j := strings.LastIndexByte(line, ','); j >= 0 {
@@ -300,9 +306,9 @@ func (l *limiters) size() int {
 // when r's address or rate is refused: 403 ip_not_allowed or 429
 // rate_limited with Retry-After. It returns false, having written nothing,
 // when the request may go on.
-func (s *Server) enforceLimits(w http.ResponseWriter, r *http.Request, e *entry, now time.Time) (outcome, bool) {
-	if e.hasAllowlist() && !e.allows(s.clientAddr(r)) {
-		return outcome{status: answer(w, http.StatusForbidden, forbiddenBody), reason: apikey.ReasonIPNotAllowed, keyID: e.keyIDString()}, true
+func (s *Server) enforceLimits(ctx *fasthttp.RequestCtx, e *entry, now time.Time) (outcome, bool) {
+	if e.hasAllowlist() && !e.allows(s.clientAddr(ctx)) {
+		return outcome{status: answer(ctx, http.StatusForbidden, forbiddenBody), reason: apikey.ReasonIPNotAllowed, keyID: e.keyIDString()}, true
 	}
 	n, per := e.rateLimit()
 	if n == 0 {
@@ -312,6 +318,6 @@ func (s *Server) enforceLimits(w http.ResponseWriter, r *http.Request, e *entry,
 	if ok {
 		return outcome{}, false
 	}
-	w.Header()["Retry-After"] = []string{strconv.Itoa(retryAfter)}
-	return outcome{status: answer(w, http.StatusTooManyRequests, rateLimitedBody), reason: apikey.ReasonRateLimited, keyID: e.keyIDString()}, true
+	ctx.Response.Header.Set("Retry-After", strconv.Itoa(retryAfter))
+	return outcome{status: answer(ctx, http.StatusTooManyRequests, rateLimitedBody), reason: apikey.ReasonRateLimited, keyID: e.keyIDString()}, true
 }

@@ -7,7 +7,6 @@ import (
 	"log"
 	"log/slog"
 	"math"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -90,7 +89,7 @@ func newServerLog(w io.Writer, format string, level slog.Level) *serverLog {
 // rather than through Logger.LogAttrs, to carry the time the request came
 // in: at most five attributes, which a Record holds without allocating, for
 // an accepted request.
-func (l *serverLog) request(r *http.Request, o outcome, start time.Time, d time.Duration) {
+func (l *serverLog) request(method, path string, o outcome, start time.Time, d time.Duration) {
 	if l.out == nil {
 		return
 	}
@@ -104,8 +103,8 @@ func (l *serverLog) request(r *http.Request, o outcome, start time.Time, d time.
 	}
 	rec := slog.NewRecord(start, level, "request", 0)
 	rec.AddAttrs(
-		slog.String("method", truncate(r.Method, maxLoggedVerb)),
-		slog.String("path", redactPath(r.URL.Path)),
+		slog.String("method", truncate(method, maxLoggedVerb)),
+		slog.String("path", redactPath(path)),
 		slog.Int("status", o.status),
 	)
 	if o.reason != "" {
@@ -123,9 +122,28 @@ func (l *serverLog) request(r *http.Request, o outcome, start time.Time, d time.
 	_ = l.h.Handle(ctx, rec)
 }
 
-// errorLog takes net/http's own complaints (a panicking handler, a failed
-// accept) into the log, at warn.
+// errorLog takes promhttp's complaints into the log, at warn.
 func (l *serverLog) errorLog() *log.Logger { return slog.NewLogLogger(l.h, slog.LevelWarn) }
+
+// connectionLog takes the HTTP server's own complaints into the log: at
+// warn, but at debug those about a client's connection (a request it could
+// not parse, a connection cut), which a client must not be able to fill the
+// log with at the levels an operator reads.
+func (l *serverLog) connectionLog() connectionLog {
+	return connectionLog{warn: slog.NewLogLogger(l.h, slog.LevelWarn), debug: slog.NewLogLogger(l.h, slog.LevelDebug)}
+}
+
+type connectionLog struct{ warn, debug *log.Logger }
+
+// Printf is fasthttp.Logger's. fasthttp starts each complaint about a
+// connection with these words.
+func (c connectionLog) Printf(format string, args ...any) {
+	if strings.HasPrefix(format, "error when serving connection") {
+		c.debug.Printf(format, args...)
+		return
+	}
+	c.warn.Printf(format, args...)
+}
 
 // enqueue keeps r for the next flush, to be formatted by h.
 func (l *serverLog) enqueue(h slog.Handler, r slog.Record) {

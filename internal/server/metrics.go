@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
 // metrics are what GET /metrics tells, in a registry of the server's own
@@ -20,7 +22,7 @@ import (
 // *metrics (serve.metrics off) records nothing.
 type metrics struct {
 	registry *prometheus.Registry
-	handler  http.Handler
+	handler  fasthttp.RequestHandler
 
 	requests *prometheus.CounterVec
 	// counters caches the counter of each combination of labels seen, so
@@ -94,10 +96,10 @@ func newMetrics(s *Server) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{
+	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{
 		ErrorLog:            s.log.errorLog(),
 		MaxRequestsInFlight: 4,
-	})
+	}))
 	return m
 }
 

@@ -252,7 +252,7 @@ func TestStaleForIsHowLongTheCacheOutlivesTheStore(t *testing.T) {
 	if z := New(Options{PollInterval: 100 * time.Millisecond}); z.trustFor() != 300*time.Millisecond {
 		t.Fatalf("trustFor %v with StaleFor 0: want three poll intervals", z.trustFor())
 	}
-	srv := httptest.NewServer(s.Handler())
+	srv := newTestServer(t, s)
 	defer srv.Close()
 	ask := func(secret string) reply {
 		return request(t, "GET", srv.URL+"/v1/me", map[string]string{"X-Api-Key": secret})
@@ -405,7 +405,7 @@ func TestLogLevels(t *testing.T) {
 	f := newFixture(t)
 	_, secret := f.key("Acme", "k", nil)
 	s := f.server(Options{LogLevel: slog.LevelWarn})
-	srv := httptest.NewServer(s.Handler())
+	srv := newTestServer(t, s)
 	defer srv.Close()
 	request(t, "GET", srv.URL+"/v1/me", map[string]string{"X-Api-Key": secret})
 	f.st.Close()
@@ -439,7 +439,7 @@ func TestStoppingIsNoOutage(t *testing.T) {
 	f := newFixture(t)
 	k, _ := f.key("Acme", "k", nil)
 	s := f.server(Options{})
-	srv := httptest.NewServer(s.Handler())
+	srv := newTestServer(t, s)
 	defer srv.Close()
 	s.watchOnce(context.Background())
 	stopping, stop := context.WithCancel(context.Background())
@@ -472,7 +472,7 @@ func TestLogTimesAreUTC(t *testing.T) {
 	l := newServerLog(&buf, LogText, slog.LevelInfo)
 	zone := time.FixedZone("UTC+5", 5*3600)
 	r := httptest.NewRequest("GET", "/healthz", nil)
-	l.request(r, outcome{status: 200}, time.Date(2030, 1, 2, 8, 4, 5, 6e6, zone), time.Millisecond)
+	l.request(r.Method, r.URL.Path, outcome{status: 200}, time.Date(2030, 1, 2, 8, 4, 5, 6e6, zone), time.Millisecond)
 	rec := slog.NewRecord(time.Date(2030, 1, 2, 8, 4, 5, 0, zone), slog.LevelWarn, "hello", 0)
 	if err := l.logger.Handler().Handle(context.Background(), rec); err != nil {
 		t.Fatal(err)
@@ -669,7 +669,7 @@ func TestLogQueueStaysBounded(t *testing.T) {
 	l := newServerLog(&buf, LogText, slog.LevelInfo)
 	r := httptest.NewRequest("GET", "/healthz", nil)
 	for range logMaxQueued {
-		l.request(r, outcome{status: 200}, time.Now(), time.Millisecond)
+		l.request(r.Method, r.URL.Path, outcome{status: 200}, time.Now(), time.Millisecond)
 	}
 	l.mu.Lock()
 	queued := len(l.queue)
