@@ -920,6 +920,40 @@ func TestGracefulShutdownFinishesRequests(t *testing.T) {
 	}
 }
 
+// A request still under way when the shutdown's time is up has its
+// connection cut, and Run says so.
+func TestShutdownCutsWhatOutlivesIt(t *testing.T) {
+	f := newFixture(t)
+	_, secret := f.key("Acme", "k", nil)
+	s := f.server(Options{ShutdownTimeout: 300 * time.Millisecond})
+	entered, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	s.inHandler = func(ctx *fasthttp.RequestCtx) {
+		if len(ctx.Request.Header.Peek("X-Test-Hold")) != 0 {
+			close(entered)
+			<-release
+		}
+	}
+	base, stop := f.run(s)
+	answered := make(chan error, 1)
+	go func() {
+		_, err := tryRequest("GET", base+"/v1/me", map[string]string{"X-Api-Key": secret, "X-Test-Hold": "1"})
+		answered <- err
+	}()
+	<-entered
+	if err := stop(); err == nil || !strings.Contains(err.Error(), "cut off") {
+		t.Errorf("Run: %v, want requests cut off", err)
+	}
+	select {
+	case err := <-answered:
+		if err == nil {
+			t.Error("the request held past the shutdown was answered")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection of the request held past the shutdown was not cut")
+	}
+}
+
 func TestStoreFailureIsNotARefusal(t *testing.T) {
 	f := newFixture(t)
 	_, secret := f.key("Acme", "k", nil)
