@@ -100,9 +100,8 @@ type outcome struct {
 
 // endpoint is the endpoint a request's path names (metrics.go), as a
 // constant string that the log and the metrics take without allocating; ""
-// for none. Envoy's
-// ext_authz appends the client's path to its path prefix, so anything under
-// /v1/auth/ is /v1/auth.
+// for none. Envoy's ext_authz appends the client's path to its path
+// prefix, so anything under /v1/auth/ is /v1/auth.
 func endpoint(path []byte) string {
 	switch string(path) {
 	case endpointMe:
