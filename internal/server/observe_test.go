@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -676,5 +679,43 @@ func TestLogQueueStaysBounded(t *testing.T) {
 	l.mu.Unlock()
 	if queued != 0 || strings.Count(buf.String(), "\n") != logMaxQueued {
 		t.Fatalf("%d records queued, %d lines written", queued, strings.Count(buf.String(), "\n"))
+	}
+}
+
+// A request the HTTP server cannot parse is answered 400 and leaves no line
+// at info, lest a client fill the log; at debug the server's complaint is
+// there, without what the request held.
+func TestUnreadableRequestsAreLoggedAtDebug(t *testing.T) {
+	for _, level := range []slog.Level{slog.LevelInfo, slog.LevelDebug} {
+		f := newFixture(t)
+		_, secret := f.key("Acme", "k", nil)
+		s := f.server(Options{LogLevel: level})
+		srv := newTestServer(t, s)
+		c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(c, "GET /v1/me HTTP/1.1\r\nHost: x\r\nX-Api-Key: %s\r\nno colon here\r\n\r\n", secret)
+		// The server complains before it closes the connection: once the
+		// answer is read to its end, the line is in the log's queue.
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		answer, err := io.ReadAll(c)
+		c.Close()
+		if err != nil || !strings.HasPrefix(string(answer), "HTTP/1.1 400") {
+			t.Fatalf("%v: %q %v", level, answer, err)
+		}
+		srv.Close()
+		s.log.flush()
+		logged := f.log.String()
+		if strings.Contains(logged, secret) {
+			t.Fatalf("%v: the log holds the secret:\n%s", level, logged)
+		}
+		complained := strings.Contains(logged, "level=DEBUG") && strings.Contains(logged, "error when serving connection")
+		if level == slog.LevelInfo && logged != "" {
+			t.Errorf("at info:\n%s", logged)
+		}
+		if level == slog.LevelDebug && !complained {
+			t.Errorf("at debug, no complaint:\n%s", logged)
+		}
 	}
 }
