@@ -17,7 +17,6 @@ import (
 type testServer struct {
 	URL string
 	hs  *fasthttp.Server
-	ln  net.Listener
 }
 
 func newTestServer(t testing.TB, s *Server) *testServer {
@@ -27,8 +26,8 @@ func newTestServer(t testing.TB, s *Server) *testServer {
 		t.Fatal(err)
 	}
 	hs := s.httpServer()
-	go hs.Serve(lingering{ln})
-	ts := &testServer{URL: "http://" + ln.Addr().String(), hs: hs, ln: ln}
+	go serveOn(hs, ln)
+	ts := &testServer{URL: "http://" + ln.Addr().String(), hs: hs}
 	t.Cleanup(ts.Close)
 	return ts
 }
